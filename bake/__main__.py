@@ -1,0 +1,106 @@
+"""Command line of the build system: `python -m bake {generate,plan,build} ...`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from python_on_whales import DockerException
+
+from bake.bases import BaseMode
+from bake.build import BuildSettings, build
+from bake.ca_bundle import CaBundleError, find_ca_bundle
+from bake.debian_sources import MirrorError
+from bake.hcl import BAKE_FILE, render_bake_file
+from bake.matrix import REPO_ROOT, MatrixError, load_matrix
+from bake.selection import SelectionError, select
+from bake.standin import StandinError
+from bake.tags import TagError, image_references, validate_date
+
+DEFAULT_IMAGE_NAME = "uvicorn-gunicorn"
+USER_ERRORS = (CaBundleError, MatrixError, MirrorError, SelectionError, StandinError, TagError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bake", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write docker-bake.hcl from images/matrix.toml")
+    generate.add_argument("--check", action="store_true", help="only check that docker-bake.hcl is up to date")
+
+    for name, help_text in (("plan", "print what a build would make"), ("build", "build and load images")):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("tags", nargs="*", metavar="TAG", help="tags to act on (default: all)")
+        command.add_argument(
+            "--image-name",
+            default=os.environ.get("IMAGE_NAME") or DEFAULT_IMAGE_NAME,
+            help="repository of the tags, with any registry prefix (env IMAGE_NAME; default %(default)s)",
+        )
+        command.add_argument(
+            "--date",
+            default=os.environ.get("DATE") or datetime.now(UTC).date().isoformat(),
+            help="date of the date tags, YYYY-MM-DD (env DATE; default today, UTC)",
+        )
+        command.add_argument(
+            "--base",
+            default=os.environ.get("BASE") or BaseMode.AUTO.value,
+            help="base images: auto, official or standin (env BASE; default %(default)s)",
+        )
+    return parser
+
+
+def _generate(check: bool) -> int:
+    rendered = render_bake_file(load_matrix())
+    current = BAKE_FILE.read_text() if BAKE_FILE.exists() else ""
+    if check:
+        if rendered != current:
+            print(f"error: {BAKE_FILE.name} is out of date with images/matrix.toml; run: nox -s generate")
+            return 1
+        print(f"{BAKE_FILE.name} is up to date")
+        return 0
+    if rendered != current:
+        BAKE_FILE.write_text(rendered)
+        print(f"wrote {BAKE_FILE.name}")
+    return 0
+
+
+def _base_mode(value: str) -> BaseMode:
+    try:
+        return BaseMode(value)
+    except ValueError:
+        raise TagError(f"BASE={value!r} is not one of {', '.join(mode.value for mode in BaseMode)}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.chdir(REPO_ROOT)  # bake resolves the build context against the working directory
+    try:
+        if args.command == "generate":
+            return _generate(args.check)
+        images = select(load_matrix(), args.tags)
+        build_date = validate_date(args.date)
+        base_mode = _base_mode(args.base)
+        if args.command == "plan":
+            for image in images:
+                references = image_references(image, args.image_name, build_date)
+                print(f"{image.target}: base {image.official_base}, platforms {', '.join(image.platforms)}")
+                print(f"    tags {', '.join(references)}")
+            return 0
+        build(images, BuildSettings(args.image_name, build_date, base_mode, find_ca_bundle()))
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except DockerException as error:
+        print(
+            f"error: `{' '.join(error.docker_command[:4])} ...` failed with exit code {error.return_code}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

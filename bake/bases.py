@@ -1,0 +1,57 @@
+"""Which base each image is built on: the official python image, or a local stand-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+from python_on_whales import DockerException, docker
+
+from bake.debian_sources import configured_mirrors
+from bake.matrix import Image
+from bake.standin import ensure_standin
+
+
+class BaseMode(StrEnum):
+    AUTO = "auto"  # the official image when a registry answers for it, else a stand-in
+    OFFICIAL = "official"
+    STANDIN = "standin"
+
+
+@dataclass(frozen=True)
+class Base:
+    reference: str
+    why: str
+
+
+def _last_line(error: DockerException) -> str:
+    text = (error.stderr or error.stdout or "").strip()
+    return text.splitlines()[-1] if text else f"exit code {error.return_code}"
+
+
+@cache
+def _registry_answers(reference: str) -> str | None:
+    """None when the registry has `reference`, else the reason it could not be reached."""
+    try:
+        docker.buildx.imagetools.inspect(reference)
+    except DockerException as error:
+        return _last_line(error)
+    return None
+
+
+def choose_base(image: Image, mode: BaseMode) -> Base:
+    official = image.official_base
+    if mode is BaseMode.OFFICIAL:
+        return Base(official, "official image (BASE=official)")
+    if mode is BaseMode.AUTO:
+        if docker.image.exists(official):
+            return Base(official, "official image, found in the local image store")
+        failure = _registry_answers(official)
+        if failure is None:
+            return Base(official, "official image, the registry answers")
+        why = f"stand-in: {official} cannot be fetched ({failure})"
+    else:
+        why = "stand-in (BASE=standin)"
+    reference = ensure_standin(image, configured_mirrors())
+    return Base(reference, f"{why}; bootstrapped from Debian {image.debian.name}")

@@ -1,0 +1,164 @@
+"""Stand-in base images, bootstrapped from a Debian mirror where no registry is reachable.
+
+A stand-in keeps the contract of the official `python:X.Y[-slim]` image: `python`,
+`python3` and `pip` on PATH, pip installing into the interpreter's own site-packages
+under /usr/local, CA certificates present. Each root filesystem is built once per
+(suite, variant, platform, recipe) and kept in a cache; the image is reused while its
+recipe label matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from python_on_whales import docker
+
+from bake.debian_sources import Mirrors
+from bake.matrix import REPO_ROOT, Image
+
+STANDIN_REPOSITORY = "standin/python"
+STANDIN_DOCKERFILE = REPO_ROOT / "images" / "standin" / "Dockerfile"
+RECIPE_LABEL = "org.uvicorn-gunicorn.standin.recipe"
+SUITE_LABEL = "org.uvicorn-gunicorn.standin.debian-suite"
+DEFAULT_CACHE_DIR = Path("/var/cache/uvicorn-gunicorn")
+
+# What the official images carry besides CPython: certificates, /etc/services, time zones.
+PACKAGES: dict[str, tuple[str, ...]] = {
+    "slim": ("python3", "python3-venv", "ca-certificates", "netbase", "tzdata"),
+}
+# Leave out what slim images leave out: manuals, documentation and translations.
+DPKG_EXCLUDES = (
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/locale/*",
+    "path-exclude=/usr/share/info/*",
+)
+# /usr/local becomes a virtual environment of the system interpreter, which gives the
+# official layout: /usr/local/bin/{python,python3,pip}, site-packages under /usr/local/lib.
+CUSTOMIZE_HOOKS = (
+    'chroot "$1" python3 -m venv /usr/local',
+    'rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
+    'chroot "$1" /usr/local/bin/python -m pip --version',
+)
+MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/maybe-merged-usr")
+
+
+class StandinError(RuntimeError):
+    """A stand-in base could not be built."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    suite: str
+    pockets: tuple[str, ...]
+    variant: str
+    packages: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        parts = [self.suite, *self.pockets, self.variant, *self.packages, *DPKG_EXCLUDES, *CUSTOMIZE_HOOKS]
+        parts.append(STANDIN_DOCKERFILE.read_text())
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+def recipe_for(image: Image) -> Recipe:
+    if image.variant not in PACKAGES:
+        raise StandinError(f"no stand-in recipe for the {image.variant} variant of python {image.python}")
+    return Recipe(image.debian.name, image.debian.pockets, image.variant, PACKAGES[image.variant])
+
+
+def standin_reference(image: Image) -> str:
+    return f"{STANDIN_REPOSITORY}:{image.python}" + ("" if image.variant == "full" else f"-{image.variant}")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("UVICORN_GUNICORN_CACHE", DEFAULT_CACHE_DIR))
+
+
+def apt_source_lines(recipe: Recipe, mirrors: Mirrors) -> list[str]:
+    lines = [f"deb {mirrors.archive} {recipe.suite} main"]
+    for pocket in recipe.pockets:
+        if pocket == "security":
+            if mirrors.security:
+                lines.append(f"deb {mirrors.security} {recipe.suite}-security main")
+        else:
+            lines.append(f"deb {mirrors.archive} {recipe.suite}-{pocket} main")
+    return lines
+
+
+def mmdebstrap_command(recipe: Recipe, arch: str, output: Path, mirrors: Mirrors) -> list[str]:
+    command = [
+        "mmdebstrap",
+        "--variant=apt",
+        f"--architectures={arch}",
+        f"--include={','.join(recipe.packages)}",
+        f"--hook-dir={MERGED_USR_HOOKS}",
+    ]
+    command += [f"--dpkgopt={option}" for option in DPKG_EXCLUDES]
+    command += [f"--customize-hook={hook}" for hook in CUSTOMIZE_HOOKS]
+    return [*command, recipe.suite, str(output), *apt_source_lines(recipe, mirrors)]
+
+
+def _build_rootfs(recipe: Recipe, arch: str, mirrors: Mirrors) -> Path:
+    directory = cache_dir() / "rootfs"
+    directory.mkdir(parents=True, exist_ok=True)
+    tarball = directory / f"{recipe.suite}-{recipe.variant}-{arch}-{recipe.key}.tar"
+    if tarball.exists():
+        print(f"stand-in rootfs {recipe.suite}/{arch}: cached at {tarball}", flush=True)
+        return tarball
+    log = tarball.with_suffix(".log")
+    partial = tarball.with_suffix(".partial.tar")
+    print(f"stand-in rootfs {recipe.suite}/{arch}: bootstrapping (log: {log})", flush=True)
+    started = time.monotonic()
+    with log.open("w") as handle:
+        result = subprocess.run(
+            mmdebstrap_command(recipe, arch, partial, mirrors), stdout=handle, stderr=subprocess.STDOUT
+        )
+    if result.returncode != 0:
+        tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
+        raise StandinError(f"mmdebstrap for {recipe.suite}/{arch} failed: {tail[0]} (full log: {log})")
+    partial.rename(tarball)
+    print(f"stand-in rootfs {recipe.suite}/{arch}: built in {time.monotonic() - started:.0f} s", flush=True)
+    return tarball
+
+
+def _is_current(reference: str, recipe: Recipe) -> bool:
+    if not docker.image.exists(reference):
+        return False
+    labels = docker.image.inspect(reference).config.labels or {}
+    return labels.get(RECIPE_LABEL) == recipe.key
+
+
+def ensure_standin(image: Image, mirrors: Mirrors) -> str:
+    """The reference of a local stand-in base for `image`, built first if missing or stale."""
+    recipe = recipe_for(image)
+    reference = standin_reference(image)
+    if _is_current(reference, recipe):
+        print(f"stand-in base {reference}: up to date (recipe {recipe.key})", flush=True)
+        return reference
+    arches = [platform.split("/")[1] for platform in image.platforms]
+    with ThreadPoolExecutor(max_workers=len(arches)) as pool:
+        tarballs = dict(zip(arches, pool.map(lambda arch: _build_rootfs(recipe, arch, mirrors), arches), strict=True))
+    context = cache_dir() / "context" / recipe.key
+    context.mkdir(parents=True, exist_ok=True)
+    for arch, tarball in tarballs.items():
+        link = context / f"rootfs-{arch}.tar"
+        link.unlink(missing_ok=True)
+        link.hardlink_to(tarball)
+    docker.buildx.build(
+        context,
+        file=STANDIN_DOCKERFILE,
+        platforms=list(image.platforms),
+        labels={RECIPE_LABEL: recipe.key, SUITE_LABEL: recipe.suite},
+        tags=[reference],
+        load=True,
+    )
+    print(f"stand-in base {reference}: built from Debian {recipe.suite} for {', '.join(image.platforms)}", flush=True)
+    return reference

@@ -1,0 +1,88 @@
+"""Tasks of the project: `nox -s build`, `nox -s test -- TAG`, `nox -s unit`, ...
+
+The image matrix lives in images/matrix.toml; the Python in bake/ does the work and
+these sessions only give it an environment with the pinned tools.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bake's stdlib-only modules, for tag checks
+
+from bake.matrix import load_matrix
+from bake.selection import SelectionError, select
+
+nox.options.sessions = ["lint", "unit"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _install(session: nox.Session, group: str) -> None:
+    session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+def _split_tags(session: nox.Session) -> tuple[list[str], list[str]]:
+    """Positional arguments that are not options are tags; options go to the tool."""
+    tags = [arg for arg in session.posargs if not arg.startswith("-")]
+    options = [arg for arg in session.posargs if arg.startswith("-")]
+    try:
+        select(load_matrix(), tags)
+    except SelectionError as error:
+        session.error(str(error))
+    return tags, options
+
+
+@nox.session
+def generate(session: nox.Session) -> None:
+    """Write docker-bake.hcl from images/matrix.toml."""
+    _install(session, "build")
+    session.run("python", "-m", "bake", "generate")
+
+
+@nox.session
+def plan(session: nox.Session) -> None:
+    """Print every target with its base, platforms and tags, without building."""
+    tags, options = _split_tags(session)
+    _install(session, "build")
+    session.run("python", "-m", "bake", "plan", *tags, *options)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build the named tags (default: all) for all their platforms and load them."""
+    tags, options = _split_tags(session)
+    _install(session, "build")
+    session.run("python", "-m", "bake", "build", *tags, *options)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """Unit tests of bake/; no Docker engine needed."""
+    _install(session, "test")
+    session.run("pytest", "tests/unit", *session.posargs)
+
+
+@nox.session
+def test(session: nox.Session) -> None:
+    """Build the named tags (default: all), then boot and check them on every platform."""
+    tags, options = _split_tags(session)
+    selected = [image.tag for image in select(load_matrix(), tags)]
+    _install(session, "test")
+    session.run("python", "-m", "bake", "build", *selected)
+    for tag in selected:
+        session.run("pytest", "tests/image", f"--tag={tag}", *options, env={"TESTCONTAINERS_RYUK_DISABLED": "true"})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Static checks: ruff and mypy."""
+    _install(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")

@@ -1,0 +1,94 @@
+"""Running one container of the image under test, and looking inside it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy, WaitStrategy
+
+# Under QEMU a cold start of several workers takes tens of seconds.
+STARTUP_TIMEOUT_SECONDS = 180
+SETTINGS_LINE = re.compile(r"^\{.*\"workers\".*\}$", re.MULTILINE)
+# Children of PID 1 (the Gunicorn master) that run Gunicorn: its workers.
+COUNT_WORKERS = (
+    "import os\n"
+    "def parent(pid):\n"
+    "    return open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1]\n"
+    "print(sum(1 for pid in os.listdir('/proc') if pid.isdigit() and parent(pid) == '1'"
+    " and b'gunicorn' in open(f'/proc/{pid}/cmdline', 'rb').read()))\n"
+)
+
+
+@dataclass
+class Server:
+    container: DockerContainer
+    platform: str
+
+    def url(self, port: int = 80, path: str = "/") -> str:
+        return f"http://{self.container.get_container_host_ip()}:{self.container.get_exposed_port(port)}{path}"
+
+    def logs(self) -> str:
+        stdout, stderr = self.container.get_logs()
+        return stdout.decode() + stderr.decode()
+
+    def settings(self) -> dict[str, object]:
+        """The effective settings /gunicorn_conf.py printed at start."""
+        stdout, _ = self.container.get_logs()
+        match = SETTINGS_LINE.search(stdout.decode())
+        assert match, f"no settings line in the output:\n{self.logs()}"
+        loaded: dict[str, object] = json.loads(match.group(0))
+        return loaded
+
+    def run(self, *command: str) -> str:
+        """Runs a command inside the container; it must succeed."""
+        result = self.container.exec(list(command))
+        output = result.output.decode()
+        assert result.exit_code == 0, f"{command} exited {result.exit_code}: {output}"
+        return output
+
+    def python(self, code: str) -> str:
+        return self.run("python", "-c", code).strip()
+
+    def cpu_count(self) -> int:
+        return int(self.python("import os; print(os.cpu_count())"))
+
+    def worker_count(self) -> int:
+        return int(self.python(COUNT_WORKERS))
+
+    def wait_for_log(self, pattern: str, times: int = 1) -> None:
+        LogMessageWaitStrategy(re.compile(pattern, re.MULTILINE), times=times).with_startup_timeout(
+            STARTUP_TIMEOUT_SECONDS
+        ).wait_until_ready(self.container)
+
+    def stop_and_collect_logs(self) -> str:
+        """Stops the server with SIGTERM, waits for it to exit, and returns everything it logged."""
+        wrapped = self.container.get_wrapped_container()
+        wrapped.stop(timeout=30)
+        wrapped.wait(timeout=60)
+        return self.logs()
+
+
+def http_ready(port: int = 80) -> WaitStrategy:
+    return HttpWaitStrategy(port).for_status_code(200).with_startup_timeout(STARTUP_TIMEOUT_SECONDS)
+
+
+@contextmanager
+def serve(
+    image_id: str,
+    platform: str,
+    env: Mapping[str, str] | None = None,
+    port: int = 80,
+    ready: WaitStrategy | None = None,
+) -> Iterator[Server]:
+    """A running container of the image, removed afterwards; ready when `ready` holds (default: GET / is 200)."""
+    container = DockerContainer(image_id).with_kwargs(platform=platform).with_exposed_ports(port)
+    for key, value in (env or {}).items():
+        container.with_env(key, value)
+    container.waiting_for(ready or http_ready(port))
+    with container:
+        yield Server(container, platform)
