@@ -41,4 +41,3 @@ target "python3_11-slim" {
   }
   tags = references(["python3.11-slim"], ["python3.11-slim-${DATE}"])
 }
-

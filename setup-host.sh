@@ -13,6 +13,10 @@ readonly DOCKERD_PIDFILE=$STATE_DIR/dockerd.pid
 readonly DOCKERD_LOG=/var/log/uvicorn-gunicorn-dockerd.log
 readonly TOOLS_VENV=/opt/uvicorn-gunicorn/tools
 readonly HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# From the host's own suite: arm64 emulation, the stand-in bootstrapper, the tools' venv,
+# and openssl for the build-secret test's canary certificate.
+readonly HOST_PACKAGES=(qemu-user-static binfmt-support mmdebstrap arch-test python3-venv ca-certificates openssl)
+readonly ENGINE_PACKAGES=(docker.io containerd docker-buildx)
 
 say() { printf 'setup-host: %s\n' "$*"; }
 die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
@@ -53,28 +57,44 @@ EOF
     say "added apt suite $ENGINE_SUITE (pinned at priority 100)"
 }
 
-install_packages() {
-    local missing=()
-    local pkg
-    for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    say "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+apt_updated=no
+apt_install() {
+    [ $# -eq 0 ] && return 0
+    if [ "$apt_updated" = no ]; then
+        apt-get update -q
+        apt_updated=yes
+    fi
+    say "installing $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
 }
 
+missing_packages() {
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || printf '%s\n' "$pkg"
+    done
+}
+
+install_host_packages() {
+    local missing
+    mapfile -t missing < <(missing_packages "${HOST_PACKAGES[@]}")
+    apt_install "${missing[@]}"
+}
+
+engine_is_installed() {
+    dpkg-query -W -f='${Version}' docker.io 2>/dev/null | grep -q '^2[6-9]\.' \
+        && [ -z "$(missing_packages "${ENGINE_PACKAGES[@]}")" ]
+}
+
+# Only the engine's own packages come from the newer suite: `apt-get -t` would also take
+# its runc and tini, which need a newer libc and would upgrade the host's C library.
 install_engine() {
-    add_engine_suite
-    apt-get update -q
-    install_packages qemu-user-static binfmt-support mmdebstrap arch-test python3-venv ca-certificates iptables
-    if ! dpkg-query -W -f='${Version}' docker.io 2>/dev/null | grep -q '^2[6-9]\.'; then
-        # Only these three come from the newer suite: `-t` would also take its runc and tini,
-        # which need a newer libc and so would upgrade the host's C library.
-        say "installing docker.io, containerd and docker-buildx from $ENGINE_SUITE"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            "docker.io/$ENGINE_SUITE" "containerd/$ENGINE_SUITE" "docker-buildx/$ENGINE_SUITE"
-    fi
+    engine_is_installed && return 0
+    local pkg pinned=()
+    for pkg in "${ENGINE_PACKAGES[@]}"; do
+        pinned+=("$pkg/$ENGINE_SUITE")
+    done
+    apt_install "${pinned[@]}"
 }
 
 configure_engine() {
@@ -134,9 +154,10 @@ main() {
         start) ;;
         *) die "unknown command '$1' (expected: start or stop)" ;;
     esac
+    engine_is_suitable || engine_is_installed || add_engine_suite
+    install_host_packages
     if engine_is_suitable; then
         say "a suitable engine is already running"
-        install_packages qemu-user-static binfmt-support mmdebstrap arch-test
     else
         install_engine
         configure_engine

@@ -12,6 +12,9 @@ from bake.debian_sources import configured_mirrors
 from bake.matrix import Image
 from bake.standin import ensure_standin
 
+# Set by images/Dockerfile: every image names the base it was built on.
+BASE_LABEL = "org.opencontainers.image.base.name"
+
 
 class BaseMode(StrEnum):
     AUTO = "auto"  # the official image when a registry answers for it, else a stand-in
@@ -30,6 +33,10 @@ def _last_line(error: DockerException) -> str:
     return text.splitlines()[-1] if text else f"exit code {error.return_code}"
 
 
+def _is_local(reference: str) -> bool:
+    return docker.image.exists(reference)
+
+
 @cache
 def _registry_answers(reference: str) -> str | None:
     """None when the registry has `reference`, else the reason it could not be reached."""
@@ -45,7 +52,7 @@ def choose_base(image: Image, mode: BaseMode) -> Base:
     if mode is BaseMode.OFFICIAL:
         return Base(official, "official image (BASE=official)")
     if mode is BaseMode.AUTO:
-        if docker.image.exists(official):
+        if _is_local(official):
             return Base(official, "official image, found in the local image store")
         failure = _registry_answers(official)
         if failure is None:

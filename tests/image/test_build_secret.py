@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from python_on_whales import DockerException, docker
 
+from bake.bases import BASE_LABEL
 from bake.ca_bundle import find_ca_bundle
 from bake.hcl import BAKE_FILE
 from bake.matrix import REPO_ROOT
 from tests.image.conftest import ImageUnderTest
 
 NATIVE_PLATFORM = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
-BASE_LABEL = "org.opencontainers.image.base.name"
 
 
 def _pem_body(pem: str) -> bytes:
