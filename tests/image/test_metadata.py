@@ -17,7 +17,7 @@ def test_label_names_the_base_it_was_built_on(image: ImageUnderTest) -> None:
 def test_default_command_and_environment(image: ImageUnderTest) -> None:
     config = docker.image.inspect(image.reference).config
     assert config.cmd == ["/start.sh"]
-    assert config.working_dir == "/app"
+    assert str(config.working_dir) == "/app"
     environment = dict(entry.split("=", 1) for entry in config.env or [])
     assert environment["PYTHONPATH"] == "/app"
     assert environment["PYTHONDONTWRITEBYTECODE"] == "1"
