@@ -76,7 +76,9 @@ def test(session: nox.Session) -> None:
     _install(session, "test")
     session.run("python", "-m", "bake", "build", *selected)
     for tag in selected:
-        session.run("pytest", "tests/image", f"--tag={tag}", *options, env={"TESTCONTAINERS_RYUK_DISABLED": "true"})
+        session.run(
+            "pytest", "tests/image", "-v", f"--tag={tag}", *options, env={"TESTCONTAINERS_RYUK_DISABLED": "true"}
+        )
 
 
 @nox.session
