@@ -1,17 +1,6 @@
 #!/bin/sh
-# Starts the application under Gunicorn. `exec` makes the server PID 1, so that it
-# receives the container's signals.
+# Runs the prestart script, then checks the settings and the application and becomes the
+# server: Gunicorn (default) or Uvicorn's own manager, as PID 1 so it receives signals.
 set -e
-. /usr/local/share/uvicorn-gunicorn/prepare.sh
-
-if [ -z "${GUNICORN_CONF:-}" ]; then
-    for candidate in /app/gunicorn_conf.py /app/app/gunicorn_conf.py /gunicorn_conf.py; do
-        if [ -f "$candidate" ]; then
-            GUNICORN_CONF=$candidate
-            break
-        fi
-    done
-fi
-export GUNICORN_CONF
-
-exec gunicorn --config "$GUNICORN_CONF" "$APP_MODULE"
+. /usr/local/lib/uvicorn-gunicorn/prestart.sh
+exec python -m uvicorn_gunicorn_runtime.launch

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from python_on_whales import docker
 
 from bake.matrix import Image, load_matrix
 from bake.selection import SelectionError, select
+from tests.image.server import MANAGERS, Manager
 
 # Ryuk, testcontainers' reaper, is an image that cannot be pulled here; containers are
 # removed by the tests' own context managers instead.
@@ -43,6 +47,21 @@ def _spec(config: pytest.Config) -> Image:
     return spec
 
 
+NATIVE_PLATFORMS = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
+EVERY_PLATFORM = "every_platform"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{EVERY_PLATFORM}: run on emulated platforms too by default (others run there only with --platform)",
+    )
+
+
+def native_platform() -> str:
+    return NATIVE_PLATFORMS[docker.system.info().architecture or ""]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "platform" in metafunc.fixturenames:
         spec = _spec(metafunc.config)
@@ -53,6 +72,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("platform", chosen, ids=chosen)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under emulation a container starts several times slower, so by default an emulated
+    platform runs only the tests marked every_platform, with the default process manager.
+    Naming platforms with --platform runs every test on each of them."""
+    if config.getoption("--platform"):
+        return
+    native = native_platform()
+    kept: list[pytest.Item] = []
+    emulated_only: list[pytest.Item] = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        platform = params.params.get("platform") if params else None
+        manager = params.params.get("manager") if params else None
+        is_representative = item.get_closest_marker(EVERY_PLATFORM) is not None and manager in (None, "gunicorn")
+        (kept if platform in (None, native) or is_representative else emulated_only).append(item)
+    if emulated_only:
+        config.hook.pytest_deselected(items=emulated_only)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def image(pytestconfig: pytest.Config) -> ImageUnderTest:
     spec = _spec(pytestconfig)
@@ -60,3 +99,44 @@ def image(pytestconfig: pytest.Config) -> ImageUnderTest:
     if not docker.image.exists(reference):
         pytest.fail(f"{reference} is not in the local image store; build it first: nox -s build -- {spec.tag}")
     return ImageUnderTest(spec, reference, docker.image.inspect(reference).id)
+
+
+@dataclass
+class ChildImages:
+    """Small images built FROM the image under test, as users build theirs."""
+
+    parent: ImageUnderTest
+    workspace: Path
+    built: dict[str, str] = field(default_factory=dict)
+
+    def build(self, platform: str, files: Mapping[str, str], dockerfile_tail: str = "") -> str:
+        """The id of an image with `files` (paths under /app) added; built once per content and platform."""
+        key = hashlib.sha256(repr((sorted(files.items()), dockerfile_tail, platform)).encode()).hexdigest()[:16]
+        if key not in self.built:
+            context = self.workspace / key
+            for name, text in files.items():
+                (context / "app" / name).parent.mkdir(parents=True, exist_ok=True)
+                (context / "app" / name).write_text(text)
+            (context / "Dockerfile").write_text(f"FROM {self.parent.reference}\nCOPY app/ /app/\n{dockerfile_tail}")
+            tag = f"uvicorn-gunicorn-test/child:{key}"
+            docker.buildx.build(context, platforms=[platform], tags=[tag], load=True, progress=False)
+            self.built[key] = tag
+        return docker.image.inspect(self.built[key]).id
+
+
+@pytest.fixture(scope="session")
+def child_images(image: ImageUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildImages]:
+    children = ChildImages(image, tmp_path_factory.mktemp("children"))
+    yield children
+    if children.built:
+        docker.image.remove(list(children.built.values()), force=True)
+
+
+PROBE_APP = (Path(__file__).parent / "apps" / "probe" / "main.py").read_text()
+
+
+@pytest.fixture(params=sorted(MANAGERS))
+def manager(request: pytest.FixtureRequest) -> Manager:
+    """Each process manager in turn, for behaviour both share; set PROCESS_MANAGER=manager.name."""
+    chosen: Manager = MANAGERS[request.param]
+    return chosen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,14 +15,35 @@ from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWait
 # Under QEMU a cold start of several workers takes tens of seconds.
 STARTUP_TIMEOUT_SECONDS = 180
 SETTINGS_LINE = re.compile(r"^\{.*\"workers\".*\}$", re.MULTILINE)
-# Children of PID 1 (the Gunicorn master) that run Gunicorn: its workers.
+# Children of PID 1 (the process manager) are its workers, but for multiprocessing's
+# resource tracker, which Uvicorn's manager may start.
 COUNT_WORKERS = (
     "import os\n"
     "def parent(pid):\n"
     "    return open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1]\n"
     "print(sum(1 for pid in os.listdir('/proc') if pid.isdigit() and parent(pid) == '1'"
-    " and b'gunicorn' in open(f'/proc/{pid}/cmdline', 'rb').read()))\n"
+    " and b'resource_tracker' not in open(f'/proc/{pid}/cmdline', 'rb').read()))\n"
 )
+
+
+@dataclass(frozen=True)
+class Manager:
+    """What each process manager logs, for tests of behaviour both share."""
+
+    name: str
+    worker_started: str  # a regular expression, one match per worker start
+    stopped: str  # the last line it logs on SIGTERM
+    info_marker: str  # present in every info-level line
+
+    def child_processes(self, workers: int) -> int:
+        """Uvicorn runs a single worker in its own process, with no manager above it."""
+        return 0 if self.name == "uvicorn" and workers == 1 else workers
+
+
+MANAGERS = {
+    "gunicorn": Manager("gunicorn", r"Booting worker with pid", "Shutting down: Master", "[INFO]"),
+    "uvicorn": Manager("uvicorn", r"Started server process", "Stopping parent process", "INFO:"),
+}
 
 
 @dataclass
@@ -77,6 +99,21 @@ def http_ready(port: int = 80) -> WaitStrategy:
     return HttpWaitStrategy(port).for_status_code(200).with_startup_timeout(STARTUP_TIMEOUT_SECONDS)
 
 
+def _container(
+    image_id: str,
+    platform: str,
+    env: Mapping[str, str] | None,
+    tmpfs: str | None = None,
+    options: Mapping[str, object] | None = None,
+) -> DockerContainer:
+    container = DockerContainer(image_id).with_kwargs(platform=platform, **(options or {}))
+    if tmpfs:
+        container.with_tmpfs_mount(tmpfs)
+    for key, value in (env or {}).items():
+        container.with_env(key, value)
+    return container
+
+
 @contextmanager
 def serve(
     image_id: str,
@@ -84,11 +121,35 @@ def serve(
     env: Mapping[str, str] | None = None,
     port: int = 80,
     ready: WaitStrategy | None = None,
+    command: str | None = None,
+    tmpfs: str | None = None,
+    options: Mapping[str, object] | None = None,
 ) -> Iterator[Server]:
-    """A running container of the image, removed afterwards; ready when `ready` holds (default: GET / is 200)."""
-    container = DockerContainer(image_id).with_kwargs(platform=platform).with_exposed_ports(port)
-    for key, value in (env or {}).items():
-        container.with_env(key, value)
+    """A running container of the image, removed afterwards; ready when `ready` holds (default: GET / is 200).
+
+    `options` go to docker-py's `containers.create` (user, read_only, nano_cpus, mem_limit, ...).
+    """
+    container = _container(image_id, platform, env, tmpfs, options).with_exposed_ports(port)
+    if command:
+        container.with_command(command)
     container.waiting_for(ready or http_ready(port))
     with container:
         yield Server(container, platform)
+
+
+@dataclass(frozen=True)
+class Exited:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def run_to_exit(image_id: str, platform: str, env: Mapping[str, str], timeout: float = 120) -> Exited:
+    """Runs a container that is expected to stop by itself, and reports how."""
+    with _container(image_id, platform, env) as container:
+        started = time.monotonic()
+        status = container.get_wrapped_container().wait(timeout=timeout)
+        seconds = time.monotonic() - started
+        stdout, stderr = container.get_logs()
+    return Exited(status["StatusCode"], stdout.decode(), stderr.decode(), seconds)

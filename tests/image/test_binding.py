@@ -7,15 +7,18 @@ import requests
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from tests.image.conftest import ImageUnderTest
-from tests.image.server import STARTUP_TIMEOUT_SECONDS, serve
+from tests.image.server import STARTUP_TIMEOUT_SECONDS, Manager, serve
+
+pytestmark = pytest.mark.every_platform
 
 FETCH_INSIDE = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).status)"
 
 
-def test_port(image: ImageUnderTest, platform: str) -> None:
-    with serve(image.image_id, platform, env={"PORT": "8080"}, port=8080) as server:
+def test_port(image: ImageUnderTest, platform: str, manager: Manager) -> None:
+    env = {"PORT": "8080", "PROCESS_MANAGER": manager.name}
+    with serve(image.image_id, platform, env=env, port=8080) as server:
         assert requests.get(server.url(8080), timeout=10).status_code == 200
-        assert server.settings()["bind"] == ["0.0.0.0:8080"]
+        assert server.settings()["bind"] == "0.0.0.0:8080"
 
 
 def test_host_loopback_is_reachable_only_from_inside(image: ImageUnderTest, platform: str) -> None:
@@ -29,8 +32,8 @@ def test_host_loopback_is_reachable_only_from_inside(image: ImageUnderTest, plat
     assert inside == "200"
 
 
-def test_bind_wins_over_host_and_port(image: ImageUnderTest, platform: str) -> None:
-    env = {"BIND": "0.0.0.0:9090", "HOST": "127.0.0.1", "PORT": "8080"}
+def test_bind_wins_over_host_and_port(image: ImageUnderTest, platform: str, manager: Manager) -> None:
+    env = {"BIND": "0.0.0.0:9090", "HOST": "127.0.0.1", "PORT": "8080", "PROCESS_MANAGER": manager.name}
     with serve(image.image_id, platform, env=env, port=9090) as server:
         assert requests.get(server.url(9090), timeout=10).status_code == 200
-        assert server.settings()["bind"] == ["0.0.0.0:9090"]
+        assert server.settings()["bind"] == "0.0.0.0:9090"

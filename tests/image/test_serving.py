@@ -8,11 +8,12 @@ import pytest
 import requests
 
 from tests.image.conftest import ImageUnderTest
-from tests.image.server import serve
+from tests.image.server import Manager, serve
 
 UNAME_MACHINE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 
 
+@pytest.mark.every_platform
 def test_sample_app_answers_with_its_python_version(image: ImageUnderTest, platform: str) -> None:
     with serve(image.image_id, platform) as server:
         response = requests.get(server.url(), timeout=10)
@@ -22,29 +23,39 @@ def test_sample_app_answers_with_its_python_version(image: ImageUnderTest, platf
     assert reported.startswith(f"{image.spec.python}.")
 
 
+@pytest.mark.every_platform
 def test_runs_the_platforms_architecture(image: ImageUnderTest, platform: str) -> None:
     with serve(image.image_id, platform) as server:
         assert server.run("uname", "-m").strip() == UNAME_MACHINE[platform]
 
 
-def test_gunicorn_is_pid_1(image: ImageUnderTest, platform: str) -> None:
-    with serve(image.image_id, platform) as server:
+@pytest.mark.every_platform
+def test_server_is_pid_1(image: ImageUnderTest, platform: str, manager: Manager) -> None:
+    with serve(image.image_id, platform, env={"PROCESS_MANAGER": manager.name}) as server:
         command = server.run("cat", "/proc/1/cmdline").split("\0")
     # Under QEMU the emulator stands first in the command line, so look for the script itself.
-    assert "/usr/local/bin/gunicorn" in command, command
+    assert f"/usr/local/bin/{manager.name}" in command, command
 
 
-def _default_workers(cpu_count: int, per_core: float = 1) -> int:
+def _automatic(cpu_count: int, per_core: float = 1) -> int:
     return max(int(per_core * cpu_count), 2)
 
 
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        pytest.param({}, lambda cpus: _default_workers(cpus), id="default"),
-        pytest.param({"WORKERS_PER_CORE": "3"}, lambda cpus: _default_workers(cpus, 3), id="WORKERS_PER_CORE=3"),
-        pytest.param({"WEB_CONCURRENCY": "1"}, lambda cpus: 1, id="WEB_CONCURRENCY=1"),
-        pytest.param({"MAX_WORKERS": "1"}, lambda cpus: 1, id="MAX_WORKERS=1"),
+        pytest.param({}, lambda cpus: _automatic(cpus), id="default", marks=pytest.mark.every_platform),
+        pytest.param(
+            {"WORKERS_PER_CORE": "3"},
+            lambda cpus: _automatic(cpus, 3),
+            id="WORKERS_PER_CORE=3",
+            marks=pytest.mark.every_platform,
+        ),
+        pytest.param({"WORKERS_PER_CORE": "0.5"}, lambda cpus: _automatic(cpus, 0.5), id="WORKERS_PER_CORE=0.5"),
+        pytest.param(
+            {"WEB_CONCURRENCY": "1"}, lambda cpus: 1, id="WEB_CONCURRENCY=1", marks=pytest.mark.every_platform
+        ),
+        pytest.param({"MAX_WORKERS": "1"}, lambda cpus: 1, id="MAX_WORKERS=1", marks=pytest.mark.every_platform),
         pytest.param(
             {"WEB_CONCURRENCY": "3", "WORKERS_PER_CORE": "5", "MAX_WORKERS": "1"},
             lambda cpus: 3,
@@ -53,10 +64,14 @@ def _default_workers(cpu_count: int, per_core: float = 1) -> int:
     ],
 )
 def test_worker_count(
-    image: ImageUnderTest, platform: str, env: dict[str, str], expected: Callable[[int], int]
+    image: ImageUnderTest,
+    platform: str,
+    manager: Manager,
+    env: dict[str, str],
+    expected: Callable[[int], int],
 ) -> None:
-    with serve(image.image_id, platform, env=env) as server:
+    with serve(image.image_id, platform, env={**env, "PROCESS_MANAGER": manager.name}) as server:
         want = expected(server.cpu_count())
-        server.wait_for_log(r"Booting worker with pid", times=want)
-        assert server.settings()["workers"] == want
-        assert server.worker_count() == want
+        server.wait_for_log(manager.worker_started, times=want)
+        assert server.settings()["workers"]["count"] == want  # type: ignore[index]
+        assert server.worker_count() == manager.child_processes(want)

@@ -1,0 +1,34 @@
+"""A test application: reports what the tests need to see from inside a worker."""
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+Message = dict[str, Any]
+
+print("probe: imported", flush=True)
+
+
+async def app(
+    scope: dict[str, Any], receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
+) -> None:
+    if scope["type"] != "http":
+        return  # no lifespan handling: Uvicorn then runs without it
+    query = {key: values[0] for key, values in parse_qs(scope["query_string"].decode()).items()}
+    path = scope["path"]
+    body: dict[str, object]
+    if path == "/slow":
+        print(f"probe: slow request started, {query['seconds']} s", flush=True)
+        await asyncio.sleep(float(query["seconds"]))
+        body = {"slept": float(query["seconds"])}
+    elif path == "/client":
+        body = {"client": scope["client"][0] if scope.get("client") else None, "scheme": scope["scheme"]}
+    elif path == "/env":
+        body = {"value": os.environ.get(query["name"])}
+    else:
+        body = {"app": "probe", "pid": os.getpid()}
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import pytest
+from uvicorn_gunicorn_runtime.limits import CpuLimit
+from uvicorn_gunicorn_runtime.settings import (
+    DEFAULT_MEMORY_PER_WORKER_MB,
+    Environment,
+    SettingError,
+    Settings,
+    load_settings,
+    plan_workers,
+)
+
+TWO_CPUS = CpuLimit(2, None)
+GIB = 1 << 30
+
+
+def _load(env: dict[str, str], files: tuple[str, ...] = ("/app/main.py", "/gunicorn_conf.py")) -> Settings:
+    return load_settings(env, TWO_CPUS, None, lambda path: path in files)
+
+
+def test_defaults() -> None:
+    settings = _load({})
+    assert settings.process_manager == "gunicorn"
+    assert settings.app.spec == "main:app"
+    assert settings.gunicorn_conf == "/gunicorn_conf.py"
+    assert settings.workers.count == 2
+    assert settings.bind == "0.0.0.0:80"
+    assert (settings.log_level, settings.log_format) == ("info", "text")
+    assert (settings.access_log, settings.error_log) == ("-", "-")
+    assert settings.worker_class == "uvicorn_worker.UvicornWorker"
+    assert (settings.timeout, settings.graceful_timeout, settings.keep_alive) == (120, 120, 5)
+    assert settings.forwarded_allow_ips == "127.0.0.1,::1"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WORKERS_PER_CORE": "abc"}, "WORKERS_PER_CORE='abc' is not valid: expected a number above 0"),
+        ({"WORKERS_PER_CORE": "0"}, "WORKERS_PER_CORE='0' is not valid"),
+        ({"WORKERS_PER_CORE": "nan"}, "WORKERS_PER_CORE='nan' is not valid"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY='0' is not valid: expected a whole number from 1 up"),
+        ({"WEB_CONCURRENCY": "2.5"}, "WEB_CONCURRENCY='2.5' is not valid"),
+        ({"MAX_WORKERS": "-1"}, "MAX_WORKERS='-1' is not valid"),
+        ({"MEMORY_PER_WORKER_MB": "lots"}, "MEMORY_PER_WORKER_MB='lots' is not valid"),
+        ({"PORT": "70000"}, "PORT='70000' is not valid: expected a whole number from 1 to 65535"),
+        ({"PORT": "http"}, "PORT='http' is not valid"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid: expected one of critical, error, warning, info, debug"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml' is not valid: expected one of text, json"),
+        ({"PROCESS_MANAGER": "x"}, "PROCESS_MANAGER='x' is not valid: expected one of gunicorn, uvicorn"),
+        ({"WORKER_CLASS": "sync"}, "WORKER_CLASS='sync' is not valid"),
+        ({"TIMEOUT": "-5"}, "TIMEOUT='-5' is not valid"),
+        ({"GRACEFUL_TIMEOUT": "soon"}, "GRACEFUL_TIMEOUT='soon' is not valid"),
+        ({"KEEP_ALIVE": "1.5"}, "KEEP_ALIVE='1.5' is not valid"),
+        ({"BIND": "0.0.0.0"}, "BIND='0.0.0.0' is not valid: expected host:port, [ipv6]:port or unix:/path"),
+        ({"BIND": ":80"}, "BIND=':80' is not valid"),
+        ({"BIND": "0.0.0.0:99999"}, "BIND='0.0.0.0:99999' is not valid"),
+        ({"APP_MODULE": "main"}, "APP_MODULE='main' is not valid: expected module:variable"),
+        ({"MODULE_NAME": "my-app"}, "MODULE_NAME='my-app' is not valid"),
+        ({"VARIABLE_NAME": "app()"}, "VARIABLE_NAME='app()' is not valid"),
+        ({"GUNICORN_CONF": "/nope.py"}, "GUNICORN_CONF='/nope.py' is not valid: expected the path of an existing file"),
+        ({"PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": "/var/log/access.log"}, "ACCESS_LOG='/var/log/access.log'"),
+        ({"PROCESS_MANAGER": "uvicorn", "BIND": "fd://3"}, "BIND='fd://3' is not valid"),
+    ],
+)
+def test_bad_values_are_named_in_one_line(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingError) as error:
+        _load(env)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_no_application_found() -> None:
+    with pytest.raises(SettingError, match=r"^no application found: neither /app/app/main\.py nor /app/main\.py"):
+        _load({}, files=())
+
+
+@pytest.mark.parametrize(
+    ("env", "files", "spec", "named_by"),
+    [
+        ({}, ("/app/app/main.py", "/app/main.py"), "app.main:app", ("MODULE_NAME", "VARIABLE_NAME")),
+        ({}, ("/app/main.py",), "main:app", ("MODULE_NAME", "VARIABLE_NAME")),
+        ({"MODULE_NAME": "svc.api", "VARIABLE_NAME": "api"}, (), "svc.api:api", ("MODULE_NAME", "VARIABLE_NAME")),
+        ({"APP_MODULE": "x.y:z", "MODULE_NAME": "ignored"}, ("/app/main.py",), "x.y:z", ("APP_MODULE",)),
+    ],
+)
+def test_app_discovery(env: dict[str, str], files: tuple[str, ...], spec: str, named_by: tuple[str, ...]) -> None:
+    app = _load(env, files).app
+    assert (app.spec, app.named_by) == (spec, named_by)
+
+
+@pytest.mark.parametrize(
+    ("env", "files", "conf"),
+    [
+        ({}, ("/app/main.py", "/app/gunicorn_conf.py", "/gunicorn_conf.py"), "/app/gunicorn_conf.py"),
+        ({}, ("/app/main.py", "/app/app/gunicorn_conf.py", "/gunicorn_conf.py"), "/app/app/gunicorn_conf.py"),
+        ({"GUNICORN_CONF": "/etc/g.py"}, ("/app/main.py", "/app/gunicorn_conf.py", "/etc/g.py"), "/etc/g.py"),
+        ({}, ("/app/main.py",), None),
+    ],
+)
+def test_gunicorn_conf_location(env: dict[str, str], files: tuple[str, ...], conf: str | None) -> None:
+    assert _load(env, files).gunicorn_conf == conf
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"HOST": "127.0.0.1", "PORT": "8080"}, "127.0.0.1:8080"),
+        ({"HOST": "::"}, "[::]:80"),
+        ({"BIND": "unix:/tmp/app.sock", "PORT": "1"}, "unix:/tmp/app.sock"),
+        ({"BIND": "[::1]:9000", "HOST": "0.0.0.0"}, "[::1]:9000"),
+    ],
+)
+def test_bind(env: dict[str, str], expected: str) -> None:
+    assert _load(env).bind == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "cpu", "memory", "count"),
+    [
+        ({}, CpuLimit(1, None), None, 2),
+        ({}, CpuLimit(8, None), None, 8),
+        ({"WORKERS_PER_CORE": "0.5"}, CpuLimit(8, None), None, 4),
+        ({"WORKERS_PER_CORE": "3"}, CpuLimit(64, 1.0), None, 3),
+        ({"MAX_WORKERS": "4"}, CpuLimit(64, None), None, 4),
+        ({"MAX_WORKERS": "1"}, CpuLimit(2, None), None, 1),
+        ({"WEB_CONCURRENCY": "7", "MAX_WORKERS": "2"}, CpuLimit(2, None), None, 7),
+        ({}, CpuLimit(64, None), 1 * GIB, 1024 // DEFAULT_MEMORY_PER_WORKER_MB),
+        ({"MEMORY_PER_WORKER_MB": "300"}, CpuLimit(8, None), 1 * GIB, 3),
+        ({"MEMORY_PER_WORKER_MB": "300"}, CpuLimit(8, None), 100 << 20, 1),
+        ({"WEB_CONCURRENCY": "6", "MEMORY_PER_WORKER_MB": "300"}, CpuLimit(8, None), 1 * GIB, 6),
+    ],
+)
+def test_worker_plan(env: dict[str, str], cpu: CpuLimit, memory: int | None, count: int) -> None:
+    assert plan_workers(Environment(env), cpu, memory).count == count
+
+
+def test_worker_plan_records_its_inputs() -> None:
+    plan = plan_workers(Environment({"MEMORY_PER_WORKER_MB": "256"}), CpuLimit(4, 0.5), 512 << 20)
+    assert (plan.cpu_affinity, plan.cpu_quota, plan.cpus) == (4, 0.5, 1)
+    assert (plan.memory_limit_mb, plan.memory_per_worker_mb, plan.count) == (512, 256, 2)
+    assert plan.rule.startswith("max(2")
+
+
+def test_summary_is_plain_data() -> None:
+    summary = _load({"ACCESS_LOG": ""}).summary()
+    assert summary["app"] == "main:app"
+    assert summary["access_log"] is None
+    assert summary["workers"]["count"] == 2  # type: ignore[index]
