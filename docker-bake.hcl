@@ -23,13 +23,23 @@ function "references" {
 }
 
 group "default" {
-  targets = ["python3_11-slim"]
+  targets = ["python3_11", "python3_11-slim", "python3_12", "python3_12-slim", "python3_13", "python3_13-slim", "python3_14", "python3_14-slim", "python3_15", "python3_15-slim"]
 }
 
 target "_image" {
   context    = "."
   dockerfile = "images/Dockerfile"
   secret     = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
+}
+
+target "python3_11" {
+  inherits  = ["_image"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    BASE_IMAGE     = "python:3.11"
+    PYTHON_VERSION = "3.11"
+  }
+  tags = references(["python3.11", "latest"], ["python3.11-${DATE}"])
 }
 
 target "python3_11-slim" {
@@ -40,4 +50,84 @@ target "python3_11-slim" {
     PYTHON_VERSION = "3.11"
   }
   tags = references(["python3.11-slim"], ["python3.11-slim-${DATE}"])
+}
+
+target "python3_12" {
+  inherits  = ["_image"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    BASE_IMAGE     = "python:3.12"
+    PYTHON_VERSION = "3.12"
+  }
+  tags = references(["python3.12"], ["python3.12-${DATE}"])
+}
+
+target "python3_12-slim" {
+  inherits  = ["_image"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    BASE_IMAGE     = "python:3.12-slim"
+    PYTHON_VERSION = "3.12"
+  }
+  tags = references(["python3.12-slim"], ["python3.12-slim-${DATE}"])
+}
+
+target "python3_13" {
+  inherits  = ["_image"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    BASE_IMAGE     = "python:3.13"
+    PYTHON_VERSION = "3.13"
+  }
+  tags = references(["python3.13"], ["python3.13-${DATE}"])
+}
+
+target "python3_13-slim" {
+  inherits  = ["_image"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    BASE_IMAGE     = "python:3.13-slim"
+    PYTHON_VERSION = "3.13"
+  }
+  tags = references(["python3.13-slim"], ["python3.13-slim-${DATE}"])
+}
+
+target "python3_14" {
+  inherits  = ["_image"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    BASE_IMAGE     = "python:3.14"
+    PYTHON_VERSION = "3.14"
+  }
+  tags = references(["python3.14"], ["python3.14-${DATE}"])
+}
+
+target "python3_14-slim" {
+  inherits  = ["_image"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    BASE_IMAGE     = "python:3.14-slim"
+    PYTHON_VERSION = "3.14"
+  }
+  tags = references(["python3.14-slim"], ["python3.14-slim-${DATE}"])
+}
+
+target "python3_15" {
+  inherits  = ["_image"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    BASE_IMAGE     = "python:3.15"
+    PYTHON_VERSION = "3.15"
+  }
+  tags = references(["python3.15"], ["python3.15-${DATE}"])
+}
+
+target "python3_15-slim" {
+  inherits  = ["_image"]
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    BASE_IMAGE     = "python:3.15-slim"
+    PYTHON_VERSION = "3.15"
+  }
+  tags = references(["python3.15-slim"], ["python3.15-slim-${DATE}"])
 }

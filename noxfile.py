@@ -70,14 +70,28 @@ def unit(session: nox.Session) -> None:
 
 @nox.session
 def test(session: nox.Session) -> None:
-    """Build the named tags (default: all), then boot and check them on every platform."""
+    """Build and check the named tags on all their platforms (an emulated one runs a
+    representative subset; --all-platforms runs everything everywhere). With no tag: every
+    tag buildable here on this machine's platform, plus the default slim tag emulated."""
     tags, options = _split_tags(session)
-    selected = [image.tag for image in select(load_matrix(), tags)]
     _install(session, "test")
-    session.run("python", "-m", "bake", "build", *selected)
-    for tag in selected:
+    if tags:
+        chosen = [image.tag for image in select(load_matrix(), tags)]
+    else:
+        listed = session.run("python", "-m", "bake", "select", "--buildable", silent=True)
+        chosen = str(listed).split()
+    session.run("python", "-m", "bake", "build", *chosen)
+    emulated_too = {image.tag for image in load_matrix().images if image.is_default and image.variant == "slim"}
+    for tag in chosen:
+        scope = [] if tags or tag in emulated_too or "--all-platforms" in options else ["--native-only"]
         session.run(
-            "pytest", "tests/image", "-v", f"--tag={tag}", *options, env={"TESTCONTAINERS_RYUK_DISABLED": "true"}
+            "pytest",
+            "tests/image",
+            "-v",
+            f"--tag={tag}",
+            *scope,
+            *options,
+            env={"TESTCONTAINERS_RYUK_DISABLED": "true"},
         )
 
 

@@ -6,22 +6,23 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from python_on_whales import DockerException
 
-from bake.bases import BaseMode
+from bake.bases import BaseMode, base_available
 from bake.build import BuildSettings, build
 from bake.ca_bundle import CaBundleError, find_ca_bundle
 from bake.debian_sources import MirrorError
 from bake.hcl import BAKE_FILE, render_bake_file
-from bake.matrix import REPO_ROOT, MatrixError, load_matrix
+from bake.matrix import REPO_ROOT, Image, MatrixError, load_matrix
+from bake.readme import README, ReadmeError, with_tag_sections
 from bake.selection import SelectionError, select
 from bake.standin import StandinError
 from bake.tags import TagError, image_references, validate_date
 
 DEFAULT_IMAGE_NAME = "uvicorn-gunicorn"
-USER_ERRORS = (CaBundleError, MatrixError, MirrorError, SelectionError, StandinError, TagError)
+USER_ERRORS = (CaBundleError, MatrixError, MirrorError, ReadmeError, SelectionError, StandinError, TagError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="write docker-bake.hcl from images/matrix.toml")
     generate.add_argument("--check", action="store_true", help="only check that docker-bake.hcl is up to date")
 
-    for name, help_text in (("plan", "print what a build would make"), ("build", "build and load images")):
+    for name, help_text in (
+        ("plan", "print what a build would make"),
+        ("build", "build and load images"),
+        ("select", "print the selected tags, one a line"),
+    ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("tags", nargs="*", metavar="TAG", help="tags to act on (default: all)")
         command.add_argument(
@@ -49,22 +54,36 @@ def _parser() -> argparse.ArgumentParser:
             default=os.environ.get("BASE") or BaseMode.AUTO.value,
             help="base images: auto, official or standin (env BASE; default %(default)s)",
         )
+        if name == "select":
+            command.add_argument("--buildable", action="store_true", help="only tags whose base can be had here")
     return parser
 
 
 def _generate(check: bool) -> int:
-    rendered = render_bake_file(load_matrix())
-    current = BAKE_FILE.read_text() if BAKE_FILE.exists() else ""
-    if check:
-        if rendered != current:
-            print(f"error: {BAKE_FILE.name} is out of date with images/matrix.toml; run: nox -s generate")
-            return 1
-        print(f"{BAKE_FILE.name} is up to date")
-        return 0
-    if rendered != current:
-        BAKE_FILE.write_text(rendered)
-        print(f"wrote {BAKE_FILE.name}")
-    return 0
+    matrix = load_matrix()
+    readme = README.read_text()
+    stale = 0
+    for path, current, rendered in (
+        (BAKE_FILE, BAKE_FILE.read_text() if BAKE_FILE.exists() else "", render_bake_file(matrix)),
+        (README, readme, with_tag_sections(readme, matrix)),
+    ):
+        if rendered == current:
+            print(f"{path.name} is up to date")
+        elif check:
+            print(f"error: {path.name} is out of date with images/matrix.toml; run: nox -s generate")
+            stale += 1
+        else:
+            path.write_text(rendered)
+            print(f"wrote {path.name}")
+    return 1 if stale else 0
+
+
+def plan_line(image: Image, image_name: str, build_date: str) -> str:
+    offline = f"stand-in from Debian {image.debian.name}" if image.debian else "needs a registry"
+    return (
+        f"{image.target}: base {image.official_base} (offline: {offline}); platforms {', '.join(image.platforms)}; "
+        f"tags {', '.join(image_references(image, image_name, build_date))}"
+    )
 
 
 def _base_mode(value: str) -> BaseMode:
@@ -80,16 +99,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "generate":
             return _generate(args.check)
-        images = select(load_matrix(), args.tags)
         build_date = validate_date(args.date)
+        images = select(load_matrix(date.fromisoformat(build_date)), args.tags)
         base_mode = _base_mode(args.base)
         if args.command == "plan":
             for image in images:
-                references = image_references(image, args.image_name, build_date)
-                print(f"{image.target}: base {image.official_base}, platforms {', '.join(image.platforms)}")
-                print(f"    tags {', '.join(references)}")
+                print(plan_line(image, args.image_name, build_date))
             return 0
-        build(images, BuildSettings(args.image_name, build_date, base_mode, find_ca_bundle()))
+        if args.command == "select":
+            for image in images:
+                if not args.buildable or base_available(image, base_mode):
+                    print(image.tag)
+            return 0
+        left_out = build(images, BuildSettings(args.image_name, build_date, base_mode, find_ca_bundle()))
+        if left_out and args.tags:
+            return 2  # a tag asked for by name could not be built
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

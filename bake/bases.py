@@ -10,7 +10,7 @@ from python_on_whales import DockerException, docker
 
 from bake.debian_sources import configured_mirrors
 from bake.matrix import Image
-from bake.standin import ensure_standin
+from bake.standin import ensure_standin, recipe_for
 
 # Set by images/Dockerfile: every image names the base it was built on.
 BASE_LABEL = "org.opencontainers.image.base.name"
@@ -60,5 +60,15 @@ def choose_base(image: Image, mode: BaseMode) -> Base:
         why = f"stand-in: {official} cannot be fetched ({failure})"
     else:
         why = "stand-in (BASE=standin)"
+    suite = recipe_for(image).suite  # raises NeedsRegistry where no Debian suite ships the release
     reference = ensure_standin(image, configured_mirrors())
-    return Base(reference, f"{why}; bootstrapped from Debian {image.debian.name}")
+    return Base(reference, f"{why}; bootstrapped from Debian {suite.name}")
+
+
+def base_available(image: Image, mode: BaseMode) -> bool:
+    """Whether a build of `image` can get its base here, without building anything."""
+    if mode is BaseMode.OFFICIAL:
+        return True
+    if mode is BaseMode.STANDIN or image.debian is not None:
+        return image.debian is not None
+    return _is_local(image.official_base) or _registry_answers(image.official_base) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ class MatrixError(ValueError):
 class DebianSuite:
     name: str
     pockets: tuple[str, ...]
+    expired_release_ok: bool = False
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Image:
 
     python: str
     variant: str
-    debian: DebianSuite
+    debian: DebianSuite | None  # None: no Debian suite ships this release
     platforms: tuple[str, ...]
     is_default: bool
 
@@ -47,8 +49,16 @@ class Image:
 
 
 @dataclass(frozen=True)
+class RetiredVersion:
+    python: str
+    eol: date
+    last_date_tag: str | None
+
+
+@dataclass(frozen=True)
 class Matrix:
     images: tuple[Image, ...]
+    retired: tuple[RetiredVersion, ...]
 
     def by_tag(self) -> dict[str, Image]:
         return {image.tag: image for image in self.images}
@@ -61,33 +71,57 @@ def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
-def parse_matrix(data: dict[str, Any]) -> Matrix:
+def _suites(data: dict[str, Any]) -> dict[str, DebianSuite]:
+    suites = {}
+    for name, table in _require(data, "debian", dict, "matrix").items():
+        pockets = tuple(_require(table, "pockets", list, f"debian.{name}"))
+        suites[name] = DebianSuite(name, pockets, bool(table.get("expired_release_ok", False)))
+    return suites
+
+
+def _eol(entry: dict[str, Any], where: str) -> date:
+    value = entry.get("eol")
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise MatrixError(f"{where}: 'eol' must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def parse_matrix(data: dict[str, Any], build_date: date) -> Matrix:
+    """The images of the releases that are not past their end of life on `build_date`."""
     default = _require(data, "default_python", str, "matrix")
     platforms = tuple(_require(data, "platforms", list, "matrix"))
-    suites = {
-        name: DebianSuite(name, tuple(_require(table, "pockets", list, f"debian.{name}")))
-        for name, table in _require(data, "debian", dict, "matrix").items()
-    }
+    variants = _require(data, "variants", list, "matrix")
+    unknown = [variant for variant in variants if variant not in VARIANTS]
+    if unknown:
+        raise MatrixError(f"matrix: unknown variant {unknown[0]!r} (expected one of {', '.join(VARIANTS)})")
+    suites = _suites(data)
     images: list[Image] = []
-    for entry in _require(data, "python", list, "matrix"):
-        version = _require(entry, "version", str, "python entry")
-        where = f"python {version}"
-        suite_name = _require(entry, "debian", str, where)
-        if suite_name not in suites:
-            raise MatrixError(f"{where}: debian suite {suite_name!r} has no [debian.{suite_name}] table")
-        for variant in _require(entry, "variants", list, where):
-            if variant not in VARIANTS:
-                raise MatrixError(f"{where}: unknown variant {variant!r} (expected one of {', '.join(VARIANTS)})")
-            images.append(Image(version, variant, suites[suite_name], platforms, version == default))
-    tags = [image.tag for image in images]
-    duplicated = sorted({tag for tag in tags if tags.count(tag) > 1})
+    retired: list[RetiredVersion] = []
+    versions = [_require(entry, "version", str, "python entry") for entry in _require(data, "python", list, "matrix")]
+    duplicated = sorted({version for version in versions if versions.count(version) > 1})
     if duplicated:
-        raise MatrixError(f"matrix: tags listed twice: {', '.join(duplicated)}")
+        raise MatrixError(f"matrix: python versions listed twice: {', '.join(duplicated)}")
+    for entry in data["python"]:
+        version = entry["version"]
+        where = f"python {version}"
+        eol = _eol(entry, where)
+        if eol <= build_date:
+            retired.append(RetiredVersion(version, eol, entry.get("last_date_tag")))
+            continue
+        suite_name = entry.get("debian")
+        if suite_name is not None and suite_name not in suites:
+            raise MatrixError(f"{where}: debian suite {suite_name!r} has no [debian.{suite_name}] table")
+        suite = suites[suite_name] if suite_name is not None else None
+        images += [Image(version, variant, suite, platforms, version == default) for variant in variants]
     if not any(image.is_default for image in images):
-        raise MatrixError(f"matrix: default_python {default!r} is not a listed version")
-    return Matrix(tuple(images))
+        raise MatrixError(f"matrix: default_python {default!r} is not a supported version on {build_date}")
+    return Matrix(tuple(images), tuple(retired))
 
 
-def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
+def load_matrix(build_date: date | None = None, path: Path = MATRIX_FILE) -> Matrix:
+    """The matrix on `build_date` (default: today, UTC)."""
+    from datetime import UTC, datetime
+
     with path.open("rb") as handle:
-        return parse_matrix(tomllib.load(handle))
+        return parse_matrix(tomllib.load(handle), build_date or datetime.now(UTC).date())

@@ -20,7 +20,7 @@ from pathlib import Path
 from python_on_whales import docker
 
 from bake.debian_sources import Mirrors
-from bake.matrix import REPO_ROOT, Image
+from bake.matrix import REPO_ROOT, DebianSuite, Image
 
 STANDIN_REPOSITORY = "standin/python"
 STANDIN_DOCKERFILE = REPO_ROOT / "images" / "standin" / "Dockerfile"
@@ -28,10 +28,20 @@ RECIPE_LABEL = "org.uvicorn-gunicorn.standin.recipe"
 SUITE_LABEL = "org.uvicorn-gunicorn.standin.debian-suite"
 DEFAULT_CACHE_DIR = Path("/var/cache/uvicorn-gunicorn")
 
-# What the official images carry besides CPython: certificates, /etc/services, time zones.
-PACKAGES: dict[str, tuple[str, ...]] = {
-    "slim": ("python3", "python3-venv", "ca-certificates", "netbase", "tzdata"),
-}
+# What the official images carry besides CPython: certificates, /etc/services, time zones;
+# the full variant adds a compiler toolchain and headers so that pip can build sdists.
+SLIM_PACKAGES = ("python{v}", "python{v}-venv", "ca-certificates", "netbase", "tzdata")
+FULL_PACKAGES = (
+    *SLIM_PACKAGES,
+    "python{v}-dev",
+    "build-essential",
+    "pkg-config",
+    "libffi-dev",
+    "libssl-dev",
+    "git",
+    "curl",
+)
+PACKAGES = {"slim": SLIM_PACKAGES, "full": FULL_PACKAGES}
 # Leave out what slim images leave out: manuals, documentation and translations.
 DPKG_EXCLUDES = (
     "path-exclude=/usr/share/man/*",
@@ -40,11 +50,11 @@ DPKG_EXCLUDES = (
     "path-exclude=/usr/share/locale/*",
     "path-exclude=/usr/share/info/*",
 )
-# /usr/local becomes a virtual environment of the system interpreter, which gives the
+# /usr/local becomes a virtual environment of Debian's interpreter, which gives the
 # official layout: /usr/local/bin/{python,python3,pip}, site-packages under /usr/local/lib.
 CUSTOMIZE_HOOKS = (
-    'chroot "$1" python3 -m venv /usr/local',
-    'rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
+    'chroot "$1" python{v} -m venv /usr/local',
+    'rm -f "$1"/usr/lib/python{v}/EXTERNALLY-MANAGED',
     'chroot "$1" /usr/local/bin/python -m pip --version',
 )
 MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/maybe-merged-usr")
@@ -54,24 +64,39 @@ class StandinError(RuntimeError):
     """A stand-in base could not be built."""
 
 
+class NeedsRegistry(StandinError):
+    """No Debian suite ships this CPython release, so only a registry can provide its base."""
+
+
 @dataclass(frozen=True)
 class Recipe:
-    suite: str
-    pockets: tuple[str, ...]
+    suite: DebianSuite
+    python: str
     variant: str
-    packages: tuple[str, ...]
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return tuple(package.format(v=self.python) for package in PACKAGES[self.variant])
+
+    @property
+    def hooks(self) -> tuple[str, ...]:
+        return tuple(hook.format(v=self.python) for hook in CUSTOMIZE_HOOKS)
+
+    @property
+    def name(self) -> str:
+        return f"{self.suite.name}-python{self.python}-{self.variant}"
 
     @property
     def key(self) -> str:
-        parts = [self.suite, *self.pockets, self.variant, *self.packages, *DPKG_EXCLUDES, *CUSTOMIZE_HOOKS]
-        parts.append(STANDIN_DOCKERFILE.read_text())
+        parts = [self.name, *self.suite.pockets, str(self.suite.expired_release_ok), *self.packages]
+        parts += [*DPKG_EXCLUDES, *self.hooks, STANDIN_DOCKERFILE.read_text()]
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
 def recipe_for(image: Image) -> Recipe:
-    if image.variant not in PACKAGES:
-        raise StandinError(f"no stand-in recipe for the {image.variant} variant of python {image.python}")
-    return Recipe(image.debian.name, image.debian.pockets, image.variant, PACKAGES[image.variant])
+    if image.debian is None:
+        raise NeedsRegistry(f"{image.tag} needs a registry: no Debian suite ships CPython {image.python}")
+    return Recipe(image.debian, image.python, image.variant)
 
 
 def standin_reference(image: Image) -> str:
@@ -82,14 +107,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("UVICORN_GUNICORN_CACHE", DEFAULT_CACHE_DIR))
 
 
-def apt_source_lines(recipe: Recipe, mirrors: Mirrors) -> list[str]:
-    lines = [f"deb {mirrors.archive} {recipe.suite} main"]
-    for pocket in recipe.pockets:
+def apt_source_lines(suite: DebianSuite, mirrors: Mirrors) -> list[str]:
+    lines = [f"deb {mirrors.archive} {suite.name} main"]
+    for pocket in suite.pockets:
         if pocket == "security":
             if mirrors.security:
-                lines.append(f"deb {mirrors.security} {recipe.suite}-security main")
+                lines.append(f"deb {mirrors.security} {suite.name}-security main")
         else:
-            lines.append(f"deb {mirrors.archive} {recipe.suite}-{pocket} main")
+            lines.append(f"deb {mirrors.archive} {suite.name}-{pocket} main")
     return lines
 
 
@@ -101,21 +126,24 @@ def mmdebstrap_command(recipe: Recipe, arch: str, output: Path, mirrors: Mirrors
         f"--include={','.join(recipe.packages)}",
         f"--hook-dir={MERGED_USR_HOOKS}",
     ]
+    if recipe.suite.expired_release_ok:
+        command.append('--aptopt=Acquire::Check-Valid-Until "false"')
     command += [f"--dpkgopt={option}" for option in DPKG_EXCLUDES]
-    command += [f"--customize-hook={hook}" for hook in CUSTOMIZE_HOOKS]
-    return [*command, recipe.suite, str(output), *apt_source_lines(recipe, mirrors)]
+    command += [f"--customize-hook={hook}" for hook in recipe.hooks]
+    return [*command, recipe.suite.name, str(output), *apt_source_lines(recipe.suite, mirrors)]
 
 
 def _build_rootfs(recipe: Recipe, arch: str, mirrors: Mirrors) -> Path:
     directory = cache_dir() / "rootfs"
     directory.mkdir(parents=True, exist_ok=True)
-    tarball = directory / f"{recipe.suite}-{recipe.variant}-{arch}-{recipe.key}.tar"
+    tarball = directory / f"{recipe.name}-{arch}-{recipe.key}.tar"
+    label = f"stand-in rootfs {recipe.name}/{arch}"
     if tarball.exists():
-        print(f"stand-in rootfs {recipe.suite}/{arch}: cached at {tarball}", flush=True)
+        print(f"{label}: cached at {tarball}", flush=True)
         return tarball
     log = tarball.with_suffix(".log")
     partial = tarball.with_suffix(".partial.tar")
-    print(f"stand-in rootfs {recipe.suite}/{arch}: bootstrapping (log: {log})", flush=True)
+    print(f"{label}: bootstrapping (log: {log})", flush=True)
     started = time.monotonic()
     with log.open("w") as handle:
         result = subprocess.run(
@@ -123,9 +151,9 @@ def _build_rootfs(recipe: Recipe, arch: str, mirrors: Mirrors) -> Path:
         )
     if result.returncode != 0:
         tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
-        raise StandinError(f"mmdebstrap for {recipe.suite}/{arch} failed: {tail[0]} (full log: {log})")
+        raise StandinError(f"mmdebstrap for {recipe.name}/{arch} failed: {tail[0]} (full log: {log})")
     partial.rename(tarball)
-    print(f"stand-in rootfs {recipe.suite}/{arch}: built in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"{label}: built in {time.monotonic() - started:.0f} s", flush=True)
     return tarball
 
 
@@ -156,9 +184,11 @@ def ensure_standin(image: Image, mirrors: Mirrors) -> str:
         context,
         file=STANDIN_DOCKERFILE,
         platforms=list(image.platforms),
-        labels={RECIPE_LABEL: recipe.key, SUITE_LABEL: recipe.suite},
+        labels={RECIPE_LABEL: recipe.key, SUITE_LABEL: recipe.suite.name},
         tags=[reference],
         load=True,
     )
-    print(f"stand-in base {reference}: built from Debian {recipe.suite} for {', '.join(image.platforms)}", flush=True)
+    print(
+        f"stand-in base {reference}: built from Debian {recipe.suite.name} for {', '.join(image.platforms)}", flush=True
+    )
     return reference

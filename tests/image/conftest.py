@@ -33,7 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--image-name", default=os.environ.get("IMAGE_NAME") or "uvicorn-gunicorn", help="repository of the tag"
     )
-    parser.addoption("--platform", action="append", help="test only this platform (repeatable)")
+    parser.addoption("--platform", action="append", help="test only this platform, every test (repeatable)")
+    parser.addoption("--all-platforms", action="store_true", help="every test on every platform of the tag")
+    parser.addoption("--native-only", action="store_true", help="only the platform of this machine")
 
 
 def _spec(config: pytest.Config) -> Image:
@@ -75,10 +77,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under emulation a container starts several times slower, so by default an emulated
     platform runs only the tests marked every_platform, with the default process manager.
-    Naming platforms with --platform runs every test on each of them."""
-    if config.getoption("--platform"):
+    --platform or --all-platforms runs every test on each platform; --native-only, none
+    on an emulated one."""
+    if config.getoption("--platform") or config.getoption("--all-platforms"):
         return
     native = native_platform()
+    only_native = config.getoption("--native-only")
     kept: list[pytest.Item] = []
     emulated_only: list[pytest.Item] = []
     for item in items:
@@ -86,7 +90,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         platform = params.params.get("platform") if params else None
         manager = params.params.get("manager") if params else None
         is_representative = item.get_closest_marker(EVERY_PLATFORM) is not None and manager in (None, "gunicorn")
-        (kept if platform in (None, native) or is_representative else emulated_only).append(item)
+        runs_here = platform in (None, native) or (is_representative and not only_native)
+        (kept if runs_here else emulated_only).append(item)
     if emulated_only:
         config.hook.pytest_deselected(items=emulated_only)
         items[:] = kept

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 import bake.bases
-from bake.bases import BaseMode, choose_base
+from bake.bases import BaseMode, base_available, choose_base
 from bake.debian_sources import Mirrors
 from bake.matrix import DebianSuite, Image
 
@@ -64,3 +64,15 @@ def test_explicit_modes_never_probe(engine: FakeEngine) -> None:
     engine.registry_failure = None
     assert choose_base(SLIM, BaseMode.STANDIN).reference == "standin/python:3.11-slim"
     assert engine.built == ["python3.11-slim"]
+
+
+def test_base_available_without_building(engine: FakeEngine) -> None:
+    no_suite = replace(SLIM, python="3.12", debian=None)
+    engine.registry_failure = "no such host"
+    assert base_available(SLIM, BaseMode.AUTO)
+    assert not base_available(no_suite, BaseMode.AUTO)
+    assert not base_available(no_suite, BaseMode.STANDIN)
+    assert base_available(no_suite, BaseMode.OFFICIAL)
+    engine.registry_failure = None
+    assert base_available(no_suite, BaseMode.AUTO)
+    assert engine.built == []

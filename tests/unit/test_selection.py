@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from bake.matrix import Matrix, parse_matrix
@@ -12,12 +14,11 @@ def matrix() -> Matrix:
         {
             "default_python": "3.11",
             "platforms": ["linux/amd64"],
-            "python": [
-                {"version": "3.11", "debian": "bookworm", "variants": ["full", "slim"]},
-                {"version": "3.13", "debian": "bookworm", "variants": ["slim"]},
-            ],
-            "debian": {"bookworm": {"pockets": []}},
-        }
+            "variants": ["full", "slim"],
+            "python": [{"version": "3.11", "eol": "2027-10-31"}, {"version": "3.13", "eol": "2029-10-31"}],
+            "debian": {},
+        },
+        date(2026, 11, 24),
     )
 
 
@@ -28,6 +29,7 @@ def test_nothing_named_selects_everything(matrix: Matrix) -> None:
 def test_named_tags_in_matrix_order(matrix: Matrix) -> None:
     chosen = select(matrix, ["python3.13-slim", "python3.11"])
     assert [image.tag for image in chosen] == ["python3.11", "python3.13-slim"]
+    assert len(select(matrix, [])) == 4
 
 
 def test_latest_names_the_default_full_image(matrix: Matrix) -> None:
@@ -38,7 +40,7 @@ def test_unknown_tag_lists_the_valid_ones(matrix: Matrix) -> None:
     with pytest.raises(SelectionError) as error:
         select(matrix, ["python3.11-slim", "python2.7"])
     assert str(error.value) == (
-        "unknown tag 'python2.7'; valid tags: python3.11, latest, python3.11-slim, python3.13-slim"
+        "unknown tag 'python2.7'; valid tags: python3.11, latest, python3.11-slim, python3.13, python3.13-slim"
     )
     assert "\n" not in str(error.value)
-    assert valid_tags(matrix) == ["python3.11", "latest", "python3.11-slim", "python3.13-slim"]
+    assert valid_tags(matrix) == ["python3.11", "latest", "python3.11-slim", "python3.13", "python3.13-slim"]

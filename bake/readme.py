@@ -1,0 +1,39 @@
+"""The README's "Supported tags" and "Deprecated tags" sections, generated from the matrix."""
+
+from __future__ import annotations
+
+import jinja2
+
+from bake.matrix import REPO_ROOT, Matrix
+from bake.tags import moving_tags
+
+README = REPO_ROOT / "README.md"
+BEGIN = "<!-- tags:begin -->\n"
+END = "<!-- tags:end -->\n"
+
+
+class ReadmeError(ValueError):
+    """The README lacks the markers around its generated section."""
+
+
+def render_tag_sections(matrix: Matrix) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("bake", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    platforms = sorted({platform for image in matrix.images for platform in image.platforms})
+    return environment.get_template("readme-tags.md.j2").render(
+        images=matrix.images,
+        moving={image.tag: moving_tags(image) for image in matrix.images},
+        retired=matrix.retired,
+        platforms=platforms,
+    )
+
+
+def with_tag_sections(readme: str, matrix: Matrix) -> str:
+    """`readme` with the text between its markers replaced by freshly rendered sections."""
+    start, end = readme.find(BEGIN), readme.find(END)
+    if start < 0 or end < start:
+        raise ReadmeError(f"README.md needs the lines {BEGIN.strip()} and {END.strip()} around the tag sections")
+    return readme[: start + len(BEGIN)] + render_tag_sections(matrix) + readme[end:]
