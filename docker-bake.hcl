@@ -14,6 +14,11 @@ variable "CA_BUNDLE" {
   default = "/etc/ssl/certs/ca-certificates.crt"
 }
 
+# Attach an SBOM attestation. BuildKit makes it with its scanner image, so it needs a registry.
+variable "SBOM" {
+  default = false
+}
+
 function "references" {
   params = [moving, dated]
   result = concat(
@@ -30,6 +35,7 @@ target "_image" {
   context    = "."
   dockerfile = "images/Dockerfile"
   secret     = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
+  attest     = concat(["type=provenance,mode=max"], SBOM ? ["type=sbom"] : [])
 }
 
 target "python3_11" {

@@ -6,7 +6,9 @@ these sessions only give it an environment with the pinned tools.
 
 from __future__ import annotations
 
+import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nox
@@ -68,13 +70,13 @@ def unit(session: nox.Session) -> None:
     session.run("pytest", "tests/unit", *session.posargs)
 
 
-@nox.session
-def test(session: nox.Session) -> None:
-    """Build and check the named tags on all their platforms (an emulated one runs a
-    representative subset; --all-platforms runs everything everywhere). With no tag: every
-    tag buildable here on this machine's platform, plus the default slim tag emulated."""
-    tags, options = _split_tags(session)
-    _install(session, "test")
+def _fix_date(session: nox.Session) -> None:
+    """One date per run, for every target and every step, even across midnight."""
+    session.env["DATE"] = os.environ.get("DATE") or datetime.now(UTC).date().isoformat()
+
+
+def _build_and_test(session: nox.Session, tags: list[str], options: list[str]) -> list[str]:
+    """Builds the named tags (default: all buildable here) and tests them; returns the tags."""
     if tags:
         chosen = [image.tag for image in select(load_matrix(), tags)]
     else:
@@ -93,6 +95,30 @@ def test(session: nox.Session) -> None:
             *options,
             env={"TESTCONTAINERS_RYUK_DISABLED": "true"},
         )
+    return chosen
+
+
+@nox.session
+def test(session: nox.Session) -> None:
+    """Build and check the named tags on all their platforms (an emulated one runs a
+    representative subset; --all-platforms runs everything everywhere). With no tag: every
+    tag buildable here on this machine's platform, plus the default slim tag emulated."""
+    tags, options = _split_tags(session)
+    _fix_date(session)
+    _install(session, "test")
+    _build_and_test(session, tags, options)
+
+
+@nox.session
+def publish(session: nox.Session) -> None:
+    """Build, test, then push exactly the tested images with their date tags:
+    nox -s publish -- --to=docker.io/acme/uvicorn-gunicorn [TAG ...] [--dry-run]"""
+    tags, options = _split_tags(session)
+    publish_options = [option for option in options if option.startswith(("--to=", "--dry-run"))]
+    _fix_date(session)
+    _install(session, "test")
+    chosen = _build_and_test(session, tags, [option for option in options if option not in publish_options])
+    session.run("python", "-m", "bake", "publish", *chosen, *publish_options)
 
 
 @nox.session

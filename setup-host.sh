@@ -14,8 +14,8 @@ readonly DOCKERD_LOG=/var/log/uvicorn-gunicorn-dockerd.log
 readonly TOOLS_VENV=/opt/uvicorn-gunicorn/tools
 readonly HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # From the host's own suite: arm64 emulation, the stand-in bootstrapper, the tools' venv,
-# and openssl for the build-secret test's canary certificate.
-readonly HOST_PACKAGES=(qemu-user-static binfmt-support mmdebstrap arch-test python3-venv ca-certificates openssl)
+# openssl for the build-secret test's canary certificate, docker-registry for the publishing test.
+readonly HOST_PACKAGES=(qemu-user-static binfmt-support mmdebstrap arch-test python3-venv ca-certificates openssl docker-registry)
 readonly ENGINE_PACKAGES=(docker.io containerd docker-buildx)
 
 say() { printf 'setup-host: %s\n' "$*"; }

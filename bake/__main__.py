@@ -16,13 +16,24 @@ from bake.ca_bundle import CaBundleError, find_ca_bundle
 from bake.debian_sources import MirrorError
 from bake.hcl import BAKE_FILE, render_bake_file
 from bake.matrix import REPO_ROOT, Image, MatrixError, load_matrix
+from bake.merge import merge
+from bake.publish import PublishError, plan_publication, publish
 from bake.readme import README, ReadmeError, with_tag_sections
 from bake.selection import SelectionError, select
 from bake.standin import StandinError
 from bake.tags import TagError, image_references, validate_date
 
 DEFAULT_IMAGE_NAME = "uvicorn-gunicorn"
-USER_ERRORS = (CaBundleError, MatrixError, MirrorError, ReadmeError, SelectionError, StandinError, TagError)
+USER_ERRORS = (
+    CaBundleError,
+    MatrixError,
+    MirrorError,
+    PublishError,
+    ReadmeError,
+    SelectionError,
+    StandinError,
+    TagError,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         ("plan", "print what a build would make"),
         ("build", "build and load images"),
         ("select", "print the selected tags, one a line"),
+        ("publish", "push the built and tested images to a registry"),
+        ("merge", "merge single-platform images, pushed by digest, into one multi-platform tag"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("tags", nargs="*", metavar="TAG", help="tags to act on (default: all)")
@@ -56,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "select":
             command.add_argument("--buildable", action="store_true", help="only tags whose base can be had here")
+        if name == "merge":
+            command.add_argument("--to", required=True, help="repository of the merged tags")
+            command.add_argument(
+                "--source", action="append", required=True, help="an image by digest: repository@sha256:... (repeat)"
+            )
+        if name == "publish":
+            command.add_argument(
+                "--to",
+                default=os.environ.get("PUBLISH_TO") or None,
+                required=not os.environ.get("PUBLISH_TO"),
+                help="repository to push to, such as docker.io/acme/uvicorn-gunicorn (env PUBLISH_TO)",
+            )
+            command.add_argument("--dry-run", action="store_true", help="print what would be pushed; push nothing")
     return parser
 
 
@@ -110,6 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             for image in images:
                 if not args.buildable or base_available(image, base_mode):
                     print(image.tag)
+            return 0
+        if args.command == "merge":
+            if len(images) != 1:
+                raise SelectionError("merge takes exactly one tag")
+            merge(images[0], args.to, build_date, args.source)
+            return 0
+        if args.command == "publish":
+            publications = [plan_publication(image, args.image_name, args.to, build_date) for image in images]
+            for image, publication in zip(images, publications, strict=True):
+                publish(publication, image.platforms, args.dry_run)
             return 0
         left_out = build(images, BuildSettings(args.image_name, build_date, base_mode, find_ca_bundle()))
         if left_out and args.tags:

@@ -1,7 +1,7 @@
 """The CA bundle reaches pip during the build as a secret, and no layer or history entry keeps it.
 
-A fresh certificate (the canary) is added to the host's bundle and the image's build
-steps are run again, uncached, on the native platform. The canary must then be found
+A fresh certificate (the canary) is added to the host's bundle and the image's pip step
+is run again, under a fresh cache key, on the native platform. The canary must then be found
 nowhere in the result.
 """
 
@@ -12,6 +12,7 @@ import io
 import json
 import subprocess
 import tarfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def canary(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _build(image: ImageUnderTest, bundle: Path, tag: str) -> None:
-    """Runs the image's build steps again, uncached, with `bundle` as pip's CA secret."""
+    """Runs the image's pip step again, under a cache key of its own, with `bundle` as pip's CA secret."""
     platform = NATIVE_PLATFORM[docker.system.info().architecture or ""]
     base = (docker.image.inspect(image.reference).config.labels or {})[BASE_LABEL]
     target = image.spec.target
@@ -74,7 +75,7 @@ def _build(image: ImageUnderTest, bundle: Path, tag: str) -> None:
             f"{target}.platform": platform,
             f"{target}.args.BASE_IMAGE": base,
             f"{target}.tags": tag,
-            f"{target}.no-cache": "true",
+            f"{target}.args.PIP_REFRESH": uuid.uuid4().hex,
         },
         variables={"CA_BUNDLE": str(bundle)},
     )

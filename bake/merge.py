@@ -1,0 +1,31 @@
+"""The native-runner pattern's last step: single-platform images, each built on its own
+runner and pushed by digest, merged into one multi-platform index under every tag."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from python_on_whales import docker
+
+from bake.matrix import Image
+from bake.publish import PublishError, registry_digest_and_platforms
+from bake.tags import image_references
+
+
+def merge(image: Image, repository: str, build_date: str, sources: Sequence[str]) -> str:
+    """Creates the index for `image` from `sources` (repository@sha256:...); returns its digest."""
+    not_by_digest = [source for source in sources if "@sha256:" not in source]
+    if not_by_digest:
+        raise PublishError(f"merge takes images by digest, not {', '.join(not_by_digest)}")
+    targets = image_references(image, repository, build_date)
+    docker.buildx.imagetools.create(sources=list(sources), tags=targets)
+    digests = set()
+    for target in targets:
+        digest, platforms = registry_digest_and_platforms(target)
+        missing = sorted(set(image.platforms) - platforms)
+        if missing:
+            raise PublishError(f"{target} lacks {', '.join(missing)} after the merge")
+        digests.add(digest)
+        print(f"merged {target}: {digest}, {', '.join(sorted(platforms))}", flush=True)
+    (digest,) = digests
+    return digest

@@ -1,0 +1,83 @@
+"""Publishes the images that were built and tested here, as they are: never a rebuild.
+
+Each local tag is a multi-platform index in the engine's containerd store. Publishing
+checks that every platform of the tag is there and runs, tags the index with the
+registry's names (moving and date tags), pushes it, and reads each pushed tag back from
+the registry: it must be the same index digest, with every platform.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from python_on_whales import DockerException, docker
+from python_on_whales.utils import run
+
+from bake.matrix import Image
+from bake.tags import image_references
+
+UNAME_MACHINE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
+
+
+class PublishError(RuntimeError):
+    """A tag cannot be published, or the registry does not hold what was pushed."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    source: str  # the tested local reference
+    digest: str  # its index digest
+    targets: tuple[str, ...]  # every reference it is published as
+
+
+def plan_publication(image: Image, source_name: str, target_name: str, build_date: str) -> Publication:
+    source = f"{source_name}:{image.tag}"
+    if not docker.image.exists(source):
+        raise PublishError(f"{source} is not in the local image store; build and test it first")
+    digest = docker.image.inspect(source).id
+    return Publication(source, digest, tuple(image_references(image, target_name, build_date)))
+
+
+def check_platforms(source: str, platforms: Sequence[str]) -> None:
+    """Every platform of the tag is present locally and runs: an incomplete index is refused."""
+    for platform in platforms:
+        try:
+            machine = docker.run(source, ["uname", "-m"], platform=platform, pull="never", remove=True)
+        except DockerException:
+            raise PublishError(f"{source} has no runnable {platform} image; refusing to publish it") from None
+        if str(machine).strip() != UNAME_MACHINE[platform]:
+            raise PublishError(f"{source} for {platform} runs as {str(machine).strip()}; refusing to publish it")
+
+
+def platform_manifests(reference: str) -> dict[str, str]:
+    """The digest of each platform's image manifest in a pushed index; attestations left out."""
+    manifest = docker.buildx.imagetools.inspect(reference)
+    return {
+        f"{entry.platform.os}/{entry.platform.architecture}": str(entry.digest)
+        for entry in manifest.manifests or []
+        if entry.platform is not None and entry.platform.os != "unknown"
+    }
+
+
+def registry_digest_and_platforms(reference: str) -> tuple[str, set[str]]:
+    raw = run([*docker.client_config.docker_cmd, "buildx", "imagetools", "inspect", "--raw", reference])
+    return "sha256:" + hashlib.sha256(str(raw).encode()).hexdigest(), set(platform_manifests(reference))
+
+
+def publish(publication: Publication, platforms: Sequence[str], dry_run: bool) -> None:
+    check_platforms(publication.source, platforms)
+    if dry_run:
+        print(f"would push {publication.source} ({publication.digest}) as {', '.join(publication.targets)}")
+        return
+    for target in publication.targets:
+        docker.image.tag(publication.source, target)
+        docker.image.push(target, quiet=True)
+        digest, pushed = registry_digest_and_platforms(target)
+        if digest != publication.digest:
+            raise PublishError(f"{target} is {digest} in the registry, but the tested image is {publication.digest}")
+        missing = sorted(set(platforms) - pushed)
+        if missing:
+            raise PublishError(f"{target} lacks {', '.join(missing)} in the registry")
+        print(f"pushed {target}: {digest}, {', '.join(sorted(pushed))}", flush=True)
