@@ -24,6 +24,12 @@ from bake.standin import StandinError
 from bake.tags import TagError, image_references, validate_date
 
 DEFAULT_IMAGE_NAME = "uvicorn-gunicorn"
+
+
+class UsageError(ValueError):
+    """A command-line setting has a value no command accepts."""
+
+
 USER_ERRORS = (
     CaBundleError,
     MatrixError,
@@ -33,6 +39,7 @@ USER_ERRORS = (
     SelectionError,
     StandinError,
     TagError,
+    UsageError,
 )
 
 
@@ -116,7 +123,44 @@ def _base_mode(value: str) -> BaseMode:
     try:
         return BaseMode(value)
     except ValueError:
-        raise TagError(f"BASE={value!r} is not one of {', '.join(mode.value for mode in BaseMode)}") from None
+        raise UsageError(f"BASE={value!r} is not one of {', '.join(mode.value for mode in BaseMode)}") from None
+
+
+def _plan(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+    for image in images:
+        print(plan_line(image, args.image_name, build_date))
+    return 0
+
+
+def _select(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+    base_mode = _base_mode(args.base)
+    for image in images:
+        if not args.buildable or base_available(image, base_mode):
+            print(image.tag)
+    return 0
+
+
+def _build(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+    settings = BuildSettings(args.image_name, build_date, _base_mode(args.base), find_ca_bundle())
+    left_out = build(images, settings)
+    return 2 if left_out and args.tags else 0  # a tag asked for by name could not be built
+
+
+def _publish(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+    publications = [plan_publication(image, args.image_name, args.to, build_date) for image in images]
+    for image, publication in zip(images, publications, strict=True):
+        publish(publication, image.platforms, args.dry_run)
+    return 0
+
+
+def _merge(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+    if len(images) != 1:
+        raise UsageError("merge takes exactly one tag")
+    merge(images[0], args.to, build_date, args.source)
+    return 0
+
+
+COMMANDS = {"plan": _plan, "select": _select, "build": _build, "publish": _publish, "merge": _merge}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,29 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args.check)
         build_date = validate_date(args.date)
         images = select(load_matrix(date.fromisoformat(build_date)), args.tags)
-        base_mode = _base_mode(args.base)
-        if args.command == "plan":
-            for image in images:
-                print(plan_line(image, args.image_name, build_date))
-            return 0
-        if args.command == "select":
-            for image in images:
-                if not args.buildable or base_available(image, base_mode):
-                    print(image.tag)
-            return 0
-        if args.command == "merge":
-            if len(images) != 1:
-                raise SelectionError("merge takes exactly one tag")
-            merge(images[0], args.to, build_date, args.source)
-            return 0
-        if args.command == "publish":
-            publications = [plan_publication(image, args.image_name, args.to, build_date) for image in images]
-            for image, publication in zip(images, publications, strict=True):
-                publish(publication, image.platforms, args.dry_run)
-            return 0
-        left_out = build(images, BuildSettings(args.image_name, build_date, base_mode, find_ca_bundle()))
-        if left_out and args.tags:
-            return 2  # a tag asked for by name could not be built
+        return COMMANDS[args.command](args, images, build_date)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -159,7 +181,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
 
 
 if __name__ == "__main__":
