@@ -122,6 +122,14 @@ def publish(session: nox.Session) -> None:
 
 
 @nox.session
+def describe(session: nox.Session) -> None:
+    """Set a Docker Hub repository's description to the README: nox -s describe -- NAMESPACE/NAME
+    (needs DOCKERHUB_API, DOCKERHUB_USERNAME and DOCKERHUB_TOKEN)."""
+    _install(session, "test")
+    session.run("python", "-m", "bake", "describe", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Static checks: ruff and mypy."""
     _install(session, "lint")

@@ -8,12 +8,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
+import requests
 from python_on_whales import DockerException
 
 from bake.bases import BaseMode, base_available
 from bake.build import BuildSettings, build
 from bake.ca_bundle import CaBundleError, find_ca_bundle
 from bake.debian_sources import MirrorError
+from bake.describe import update_description
 from bake.hcl import BAKE_FILE, render_bake_file
 from bake.matrix import REPO_ROOT, Image, MatrixError, load_matrix
 from bake.merge import merge
@@ -46,6 +48,12 @@ USER_ERRORS = (
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bake", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    describe = commands.add_parser("describe", help="set a Docker Hub repository's description to the README")
+    describe.add_argument("repository", help="namespace/name on Docker Hub")
+    describe.add_argument(
+        "--api", default=os.environ.get("DOCKERHUB_API"), help="the Hub API's base URL (env DOCKERHUB_API)"
+    )
 
     generate = commands.add_parser("generate", help="write docker-bake.hcl from images/matrix.toml")
     generate.add_argument("--check", action="store_true", help="only check that docker-bake.hcl is up to date")
@@ -160,6 +168,23 @@ def _merge(args: argparse.Namespace, images: list[Image], build_date: str) -> in
     return 0
 
 
+def _describe(args: argparse.Namespace) -> int:
+    credentials = {name: os.environ.get(name, "") for name in ("DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN")}
+    missing = [name for name, value in {"DOCKERHUB_API": args.api or "", **credentials}.items() if not value]
+    if missing:
+        raise UsageError(f"describe needs {', '.join(missing)} set")
+    with requests.Session() as session:
+        update_description(
+            args.api,
+            args.repository,
+            credentials["DOCKERHUB_USERNAME"],
+            credentials["DOCKERHUB_TOKEN"],
+            README.read_text(),
+            session,
+        )
+    return 0
+
+
 COMMANDS = {"plan": _plan, "select": _select, "build": _build, "publish": _publish, "merge": _merge}
 
 
@@ -169,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "generate":
             return _generate(args.check)
+        if args.command == "describe":
+            return _describe(args)
         build_date = validate_date(args.date)
         images = select(load_matrix(date.fromisoformat(build_date)), args.tags)
         return COMMANDS[args.command](args, images, build_date)
