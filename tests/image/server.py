@@ -26,6 +26,18 @@ COUNT_WORKERS = (
 )
 
 
+LIST_PROCESSES = (
+    "import os\n"
+    "for pid in sorted(int(p) for p in os.listdir('/proc') if p.isdigit()):\n"
+    "    try:\n"
+    "        stat = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()\n"
+    "        command = open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode()\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    print(pid, stat[1], stat[0], command)\n"
+)
+
+
 @dataclass(frozen=True)
 class Manager:
     """What each process manager logs, for tests of behaviour both share."""
@@ -81,6 +93,10 @@ class Server:
 
     def worker_count(self) -> int:
         return int(self.python(COUNT_WORKERS))
+
+    def processes(self) -> str:
+        """pid, parent pid and command line of every process, for failure messages."""
+        return self.python(LIST_PROCESSES)
 
     def wait_for_log(self, pattern: str, times: int = 1) -> None:
         LogMessageWaitStrategy(re.compile(pattern, re.MULTILINE), times=times).with_startup_timeout(

@@ -7,10 +7,9 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from bake.platforms import UNAME_MACHINE
 from tests.image.conftest import ImageUnderTest
 from tests.image.server import Manager, serve
-
-UNAME_MACHINE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 
 
 @pytest.mark.every_platform
@@ -74,4 +73,4 @@ def test_worker_count(
         want = expected(server.cpu_count())
         server.wait_for_log(manager.worker_started, times=want)
         assert server.settings()["workers"]["count"] == want  # type: ignore[index]
-        assert server.worker_count() == manager.child_processes(want)
+        assert server.worker_count() == manager.child_processes(want), server.processes()
