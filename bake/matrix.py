@@ -35,8 +35,13 @@ class Image:
     is_default: bool
 
     @property
+    def variant_suffix(self) -> str:
+        """How the variant shows in names: nothing for full, `-slim` for slim."""
+        return "" if self.variant == "full" else f"-{self.variant}"
+
+    @property
     def tag(self) -> str:
-        return f"python{self.python}" + ("" if self.variant == "full" else f"-{self.variant}")
+        return f"python{self.python}{self.variant_suffix}"
 
     @property
     def target(self) -> str:
@@ -45,7 +50,7 @@ class Image:
 
     @property
     def official_base(self) -> str:
-        return f"python:{self.python}" + ("" if self.variant == "full" else f"-{self.variant}")
+        return f"python:{self.python}{self.variant_suffix}"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ the registry: it must be the same index digest, with every platform.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,9 +17,8 @@ from python_on_whales import DockerException, docker
 from python_on_whales.utils import run
 
 from bake.matrix import Image
+from bake.platforms import UNAME_MACHINE
 from bake.tags import image_references
-
-UNAME_MACHINE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 
 
 class PublishError(RuntimeError):
@@ -51,19 +51,24 @@ def check_platforms(source: str, platforms: Sequence[str]) -> None:
             raise PublishError(f"{source} for {platform} runs as {str(machine).strip()}; refusing to publish it")
 
 
-def platform_manifests(reference: str) -> dict[str, str]:
-    """The digest of each platform's image manifest in a pushed index; attestations left out."""
-    manifest = docker.buildx.imagetools.inspect(reference)
-    return {
-        f"{entry.platform.os}/{entry.platform.architecture}": str(entry.digest)
-        for entry in manifest.manifests or []
-        if entry.platform is not None and entry.platform.os != "unknown"
+def _read_index(reference: str) -> tuple[str, dict[str, str]]:
+    """A pushed index, read once: its digest and each platform's manifest digest (attestations left out)."""
+    raw = str(run([*docker.client_config.docker_cmd, "buildx", "imagetools", "inspect", "--raw", reference]))
+    manifests = {
+        f"{entry['platform']['os']}/{entry['platform']['architecture']}": entry["digest"]
+        for entry in json.loads(raw).get("manifests", [])
+        if entry.get("platform", {}).get("os", "unknown") != "unknown"
     }
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest(), manifests
+
+
+def platform_manifests(reference: str) -> dict[str, str]:
+    return _read_index(reference)[1]
 
 
 def registry_digest_and_platforms(reference: str) -> tuple[str, set[str]]:
-    raw = run([*docker.client_config.docker_cmd, "buildx", "imagetools", "inspect", "--raw", reference])
-    return "sha256:" + hashlib.sha256(str(raw).encode()).hexdigest(), set(platform_manifests(reference))
+    digest, manifests = _read_index(reference)
+    return digest, set(manifests)
 
 
 def publish(publication: Publication, platforms: Sequence[str], dry_run: bool) -> None:

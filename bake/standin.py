@@ -100,7 +100,7 @@ def recipe_for(image: Image) -> Recipe:
 
 
 def standin_reference(image: Image) -> str:
-    return f"{STANDIN_REPOSITORY}:{image.python}" + ("" if image.variant == "full" else f"-{image.variant}")
+    return f"{STANDIN_REPOSITORY}:{image.python}{image.variant_suffix}"
 
 
 def cache_dir() -> Path:

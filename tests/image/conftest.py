@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from python_on_whales import docker
 
+from bake.bases import BASE_LABEL
+from bake.hcl import BAKE_FILE
 from bake.matrix import Image, load_matrix
+from bake.platforms import PLATFORM_OF_MACHINE
 from bake.selection import SelectionError, select
 from tests.image.server import MANAGERS, Manager
 
@@ -49,7 +52,6 @@ def _spec(config: pytest.Config) -> Image:
     return spec
 
 
-NATIVE_PLATFORMS = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
 EVERY_PLATFORM = "every_platform"
 
 
@@ -61,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def native_platform() -> str:
-    return NATIVE_PLATFORMS[docker.system.info().architecture or ""]
+    return PLATFORM_OF_MACHINE[docker.system.info().architecture or ""]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -145,3 +147,24 @@ def manager(request: pytest.FixtureRequest) -> Manager:
     """Each process manager in turn, for behaviour both share; set PROCESS_MANAGER=manager.name."""
     chosen: Manager = MANAGERS[request.param]
     return chosen
+
+
+def rebuild(
+    image: ImageUnderTest,
+    tag: str,
+    args: Mapping[str, str] | None = None,
+    variables: Mapping[str, str] | None = None,
+    platform: str | None = None,
+) -> None:
+    """Builds the image's bake target again, on the base it was built on, loaded as `tag`."""
+    target = image.spec.target
+    overrides = {
+        f"{target}.tags": tag,
+        f"{target}.args.BASE_IMAGE": (docker.image.inspect(image.reference).config.labels or {})[BASE_LABEL],
+        **{f"{target}.args.{name}": value for name, value in (args or {}).items()},
+    }
+    if platform:
+        overrides[f"{target}.platform"] = platform
+    docker.buildx.bake(
+        targets=[target], files=[BAKE_FILE], set=overrides, variables=dict(variables or {}), load=True, progress=False
+    )

@@ -19,13 +19,8 @@ from pathlib import Path
 import pytest
 from python_on_whales import DockerException, docker
 
-from bake.bases import BASE_LABEL
 from bake.ca_bundle import find_ca_bundle
-from bake.hcl import BAKE_FILE
-from bake.matrix import REPO_ROOT
-from tests.image.conftest import ImageUnderTest
-
-NATIVE_PLATFORM = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
+from tests.image.conftest import ImageUnderTest, native_platform, rebuild
 
 
 def _pem_body(pem: str) -> bytes:
@@ -63,21 +58,12 @@ def canary(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _build(image: ImageUnderTest, bundle: Path, tag: str) -> None:
     """Runs the image's pip step again, under a cache key of its own, with `bundle` as pip's CA secret."""
-    platform = NATIVE_PLATFORM[docker.system.info().architecture or ""]
-    base = (docker.image.inspect(image.reference).config.labels or {})[BASE_LABEL]
-    target = image.spec.target
-    docker.buildx.bake(
-        targets=[target],
-        files=[REPO_ROOT / BAKE_FILE.name],
-        load=True,
-        progress=False,
-        set={
-            f"{target}.platform": platform,
-            f"{target}.args.BASE_IMAGE": base,
-            f"{target}.tags": tag,
-            f"{target}.args.PIP_REFRESH": uuid.uuid4().hex,
-        },
+    rebuild(
+        image,
+        tag,
+        args={"PIP_REFRESH": uuid.uuid4().hex},
         variables={"CA_BUNDLE": str(bundle)},
+        platform=native_platform(),
     )
 
 

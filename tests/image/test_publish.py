@@ -10,9 +10,6 @@ import pytest
 import requests
 from python_on_whales import docker
 
-from bake.bases import BASE_LABEL
-from bake.hcl import BAKE_FILE
-from bake.matrix import REPO_ROOT
 from bake.merge import merge
 from bake.publish import (
     PublishError,
@@ -21,7 +18,7 @@ from bake.publish import (
     publish,
     registry_digest_and_platforms,
 )
-from tests.image.conftest import ImageUnderTest
+from tests.image.conftest import ImageUnderTest, rebuild
 from tests.image.registry import local_registry
 
 TODAY = datetime.now(UTC).date().isoformat()
@@ -102,16 +99,7 @@ def test_a_date_only_change_rebuilds_no_layer(image: ImageUnderTest, registry: s
     docker.image.tag(image.reference, tested)
     docker.image.push(tested, quiet=True)
     other_day = f"{registry}/dates:other-day"
-    target = image.spec.target
-    base = (docker.image.inspect(image.reference).config.labels or {})[BASE_LABEL]
-    docker.buildx.bake(
-        targets=[target],
-        files=[REPO_ROOT / BAKE_FILE.name],
-        set={f"{target}.tags": other_day, f"{target}.args.BASE_IMAGE": base},
-        variables={"DATE": "1999-12-31"},
-        load=True,
-        progress=False,
-    )
+    rebuild(image, other_day, variables={"DATE": "1999-12-31"})
     try:
         docker.image.push(other_day, quiet=True)
     finally:
