@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 host to build and test the images, and stops what it started.
 #
-#   sudo ./setup-host.sh          install (once) and start the engine, QEMU and the tools
-#   sudo ./setup-host.sh stop     stop the engine this script started
+#   ./setup-host.sh          install (once) and start the engine, QEMU and the tools (as root)
+#   ./setup-host.sh stop     stop the engine this script started
 #
 # Idempotent: a host that already runs a suitable engine is left as it is.
 set -euo pipefail
