@@ -18,7 +18,13 @@ def merge(image: Image, repository: str, build_date: str, sources: Sequence[str]
     if not_by_digest:
         raise PublishError(f"merge takes images by digest, not {', '.join(not_by_digest)}")
     targets = image_references(image, repository, build_date)
-    docker.buildx.imagetools.create(sources=list(sources), tags=targets)
+    # One tag per call: with several tags buildx pushes the index to each in parallel,
+    # and a registry may reject the second push while the first still copies manifests.
+    first, *others = targets
+    docker.buildx.imagetools.create(sources=list(sources), tags=[first])
+    merged_digest, _ = registry_digest_and_platforms(first)
+    for other in others:
+        docker.buildx.imagetools.create(sources=[f"{repository}@{merged_digest}"], tags=[other])
     digests = set()
     for target in targets:
         digest, platforms = registry_digest_and_platforms(target)

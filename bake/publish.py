@@ -78,7 +78,10 @@ def publish(publication: Publication, platforms: Sequence[str], dry_run: bool) -
         return
     for target in publication.targets:
         docker.image.tag(publication.source, target)
-        docker.image.push(target, quiet=True)
+        try:
+            docker.image.push(target, quiet=True)
+        finally:  # the registry's name was only needed for the push; the tested tag stays
+            docker.image.remove(target)
         digest, pushed = registry_digest_and_platforms(target)
         if digest != publication.digest:
             raise PublishError(f"{target} is {digest} in the registry, but the tested image is {publication.digest}")
