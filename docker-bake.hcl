@@ -19,6 +19,28 @@ variable "SBOM" {
   default = false
 }
 
+# A registry repository holding the build cache, one cache tag per image tag (for example
+# ghcr.io/acme/uvicorn-gunicorn-cache): a runner that starts with an empty engine then reuses
+# every unchanged layer. Empty: only the engine's own cache is used.
+variable "CACHE_REF" {
+  default = ""
+}
+
+# Write the cache back after building (runs that publish), not only read it (pull requests).
+variable "CACHE_EXPORT" {
+  default = false
+}
+
+function "cache_from" {
+  params = [tag]
+  result = CACHE_REF == "" ? [] : ["type=registry,ref=${CACHE_REF}:${tag}"]
+}
+
+function "cache_to" {
+  params = [tag]
+  result = CACHE_REF != "" && CACHE_EXPORT ? ["type=registry,ref=${CACHE_REF}:${tag},mode=max"] : []
+}
+
 function "references" {
   params = [moving, dated]
   result = concat(
@@ -45,6 +67,8 @@ target "python3_11" {
     BASE_IMAGE     = "python:3.11"
     PYTHON_VERSION = "3.11"
   }
+  cache-from = cache_from("python3.11")
+  cache-to   = cache_to("python3.11")
   tags = references(["python3.11", "latest"], ["python3.11-${DATE}"])
 }
 
@@ -55,6 +79,8 @@ target "python3_11-slim" {
     BASE_IMAGE     = "python:3.11-slim"
     PYTHON_VERSION = "3.11"
   }
+  cache-from = cache_from("python3.11-slim")
+  cache-to   = cache_to("python3.11-slim")
   tags = references(["python3.11-slim"], ["python3.11-slim-${DATE}"])
 }
 
@@ -65,6 +91,8 @@ target "python3_12" {
     BASE_IMAGE     = "python:3.12"
     PYTHON_VERSION = "3.12"
   }
+  cache-from = cache_from("python3.12")
+  cache-to   = cache_to("python3.12")
   tags = references(["python3.12"], ["python3.12-${DATE}"])
 }
 
@@ -75,6 +103,8 @@ target "python3_12-slim" {
     BASE_IMAGE     = "python:3.12-slim"
     PYTHON_VERSION = "3.12"
   }
+  cache-from = cache_from("python3.12-slim")
+  cache-to   = cache_to("python3.12-slim")
   tags = references(["python3.12-slim"], ["python3.12-slim-${DATE}"])
 }
 
@@ -85,6 +115,8 @@ target "python3_13" {
     BASE_IMAGE     = "python:3.13"
     PYTHON_VERSION = "3.13"
   }
+  cache-from = cache_from("python3.13")
+  cache-to   = cache_to("python3.13")
   tags = references(["python3.13"], ["python3.13-${DATE}"])
 }
 
@@ -95,6 +127,8 @@ target "python3_13-slim" {
     BASE_IMAGE     = "python:3.13-slim"
     PYTHON_VERSION = "3.13"
   }
+  cache-from = cache_from("python3.13-slim")
+  cache-to   = cache_to("python3.13-slim")
   tags = references(["python3.13-slim"], ["python3.13-slim-${DATE}"])
 }
 
@@ -105,6 +139,8 @@ target "python3_14" {
     BASE_IMAGE     = "python:3.14"
     PYTHON_VERSION = "3.14"
   }
+  cache-from = cache_from("python3.14")
+  cache-to   = cache_to("python3.14")
   tags = references(["python3.14"], ["python3.14-${DATE}"])
 }
 
@@ -115,6 +151,8 @@ target "python3_14-slim" {
     BASE_IMAGE     = "python:3.14-slim"
     PYTHON_VERSION = "3.14"
   }
+  cache-from = cache_from("python3.14-slim")
+  cache-to   = cache_to("python3.14-slim")
   tags = references(["python3.14-slim"], ["python3.14-slim-${DATE}"])
 }
 
@@ -125,6 +163,8 @@ target "python3_15" {
     BASE_IMAGE     = "python:3.15"
     PYTHON_VERSION = "3.15"
   }
+  cache-from = cache_from("python3.15")
+  cache-to   = cache_to("python3.15")
   tags = references(["python3.15"], ["python3.15-${DATE}"])
 }
 
@@ -135,5 +175,7 @@ target "python3_15-slim" {
     BASE_IMAGE     = "python:3.15-slim"
     PYTHON_VERSION = "3.15"
   }
+  cache-from = cache_from("python3.15-slim")
+  cache-to   = cache_to("python3.15-slim")
   tags = references(["python3.15-slim"], ["python3.15-slim-${DATE}"])
 }

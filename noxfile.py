@@ -29,10 +29,17 @@ def _install(session: nox.Session, group: str) -> None:
     session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
 
+# pytest options whose value is the next argument, which is then not a tag.
+PYTEST_OPTIONS_WITH_VALUE = {"-k", "-m"}
+
+
 def _split_tags(session: nox.Session) -> tuple[list[str], list[str]]:
     """Positional arguments that are not options are tags; options go to the tool."""
-    tags = [arg for arg in session.posargs if not arg.startswith("-")]
-    options = [arg for arg in session.posargs if arg.startswith("-")]
+    tags: list[str] = []
+    options: list[str] = []
+    for arg in session.posargs:
+        takes_value = bool(options) and options[-1] in PYTEST_OPTIONS_WITH_VALUE
+        (options if arg.startswith("-") or takes_value else tags).append(arg)
     try:
         select(load_matrix(), tags)
     except SelectionError as error:
@@ -127,6 +134,14 @@ def describe(session: nox.Session) -> None:
     (needs DOCKERHUB_API, DOCKERHUB_USERNAME and DOCKERHUB_TOKEN)."""
     _install(session, "test")
     session.run("python", "-m", "bake", "describe", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Measure throughput, tuning under limits, start-up, memory, size and build cost, and
+    write docs/benchmarks.md: nox -s bench [-- --short] [TAG]"""
+    _install(session, "bench")
+    session.run("python", "-m", "bake.bench", *session.posargs)
 
 
 @nox.session

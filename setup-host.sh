@@ -15,7 +15,7 @@ readonly TOOLS_VENV=/opt/uvicorn-gunicorn/tools
 readonly HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # From the host's own suite: arm64 emulation, the stand-in bootstrapper, the tools' venv,
 # openssl for the build-secret test's canary certificate, docker-registry for the publishing test.
-readonly HOST_PACKAGES=(qemu-user-static binfmt-support mmdebstrap arch-test python3-venv ca-certificates openssl docker-registry)
+readonly HOST_PACKAGES=(qemu-user-static binfmt-support mmdebstrap arch-test python3-venv ca-certificates openssl docker-registry wrk)
 readonly ENGINE_PACKAGES=(docker.io containerd docker-buildx)
 
 say() { printf 'setup-host: %s\n' "$*"; }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
 import requests
@@ -188,18 +188,12 @@ def _describe(args: argparse.Namespace) -> int:
 COMMANDS = {"plan": _plan, "select": _select, "build": _build, "publish": _publish, "merge": _merge}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    os.chdir(REPO_ROOT)  # bake resolves the build context against the working directory
+def reporting_errors(command: Callable[[], int], more_user_errors: tuple[type[Exception], ...] = ()) -> int:
+    """Runs `command`; a user's mistake or a failed docker call becomes one line on stderr and an exit code."""
+    user_errors: tuple[type[Exception], ...] = (*USER_ERRORS, *more_user_errors)
     try:
-        if args.command == "generate":
-            return _generate(args.check)
-        if args.command == "describe":
-            return _describe(args)
-        build_date = validate_date(args.date)
-        images = select(load_matrix(date.fromisoformat(build_date)), args.tags)
-        return COMMANDS[args.command](args, images, build_date)
-    except USER_ERRORS as error:
+        return command()
+    except user_errors as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except DockerException as error:
@@ -208,6 +202,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "generate":
+        return _generate(args.check)
+    if args.command == "describe":
+        return _describe(args)
+    build_date = validate_date(args.date)
+    images = select(load_matrix(date.fromisoformat(build_date)), args.tags)
+    return COMMANDS[args.command](args, images, build_date)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.chdir(REPO_ROOT)  # bake resolves the build context against the working directory
+    return reporting_errors(lambda: _run(args))
 
 
 if __name__ == "__main__":

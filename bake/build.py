@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from python_on_whales import docker
 
-from bake.bases import BaseMode, choose_base
+from bake.bases import Base, BaseMode, choose_base
 from bake.hcl import BAKE_FILE
 from bake.matrix import Image
 from bake.standin import NeedsRegistry
@@ -22,37 +23,76 @@ class BuildSettings:
     base_mode: BaseMode
     ca_bundle: Path
 
+    @property
+    def variables(self) -> dict[str, str]:
+        return {"IMAGE_NAME": self.image_name, "DATE": self.build_date, "CA_BUNDLE": str(self.ca_bundle)}
+
+
+@dataclass
+class BasePlan:
+    """The images whose base is at hand (bootstrapped if need be), and why others are left out."""
+
+    buildable: list[Image] = field(default_factory=list)
+    base_overrides: dict[str, str] = field(default_factory=dict)
+    left_out: list[str] = field(default_factory=list)
+
+
+def _base_or_reason(image: Image, mode: BaseMode) -> Base | NeedsRegistry:
+    try:
+        return choose_base(image, mode)
+    except NeedsRegistry as reason:
+        return reason
+
+
+def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
+    plan = BasePlan()
+    # Bases are chosen side by side so that stand-in bootstraps for different images share the cores.
+    with ThreadPoolExecutor(max_workers=max(len(images), 1)) as pool:
+        bases = list(pool.map(lambda image: _base_or_reason(image, mode), images))
+    for image, base in zip(images, bases, strict=True):
+        if isinstance(base, NeedsRegistry):
+            print(f"left out: {base}", flush=True)
+            plan.left_out.append(str(base))
+            continue
+        print(f"base of {image.tag}: {base.reference} -- {base.why}", flush=True)
+        plan.base_overrides[f"{image.target}.args.BASE_IMAGE"] = base.reference
+        plan.buildable.append(image)
+    return plan
+
+
+def bake_streaming(
+    plan: BasePlan, settings: BuildSettings, use_cache: bool = True, bake_file: Path = BAKE_FILE
+) -> Iterator[str]:
+    """Bakes the plan's images with plain progress, yielding each line of the build log.
+    The build context is the working directory, as with every bake of this file."""
+    lines = docker.buildx.bake(
+        targets=[image.target for image in plan.buildable],
+        files=[bake_file],
+        load=True,
+        cache=use_cache,
+        progress="plain",
+        stream_logs=True,
+        set=plan.base_overrides,
+        variables=settings.variables,
+    )
+    assert not isinstance(lines, dict)
+    yield from lines
+
 
 def build(images: Sequence[Image], settings: BuildSettings) -> list[str]:
     """Builds what it can of `images`; returns one line for each image it had to leave out."""
-    base_overrides: dict[str, str] = {}
-    buildable: list[Image] = []
-    left_out: list[str] = []
-    for image in images:
-        try:
-            base = choose_base(image, settings.base_mode)
-        except NeedsRegistry as reason:
-            print(f"left out: {reason}", flush=True)
-            left_out.append(str(reason))
-            continue
-        print(f"base of {image.tag}: {base.reference} -- {base.why}", flush=True)
-        base_overrides[f"{image.target}.args.BASE_IMAGE"] = base.reference
-        buildable.append(image)
-    if not buildable:
-        return left_out
+    plan = plan_bases(images, settings.base_mode)
+    if not plan.buildable:
+        return plan.left_out
     docker.buildx.bake(
-        targets=[image.target for image in buildable],
+        targets=[image.target for image in plan.buildable],
         files=[BAKE_FILE],
         load=True,
-        set=base_overrides,
-        variables={
-            "IMAGE_NAME": settings.image_name,
-            "DATE": settings.build_date,
-            "CA_BUNDLE": str(settings.ca_bundle),
-        },
+        set=plan.base_overrides,
+        variables=settings.variables,
     )
-    for image in buildable:
+    for image in plan.buildable:
         references = image_references(image, settings.image_name, settings.build_date)
         image_id = docker.image.inspect(references[0]).id
         print(f"built {', '.join(references)} for {', '.join(image.platforms)}: {image_id}", flush=True)
-    return left_out
+    return plan.left_out

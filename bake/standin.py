@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ CUSTOMIZE_HOOKS = (
     'chroot "$1" /usr/local/bin/python -m pip --version',
 )
 MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/maybe-merged-usr")
+# Bootstraps are CPU-bound (arm64 runs under QEMU): one per core, however many images ask.
+_BOOTSTRAP_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 class StandinError(RuntimeError):
@@ -143,9 +146,9 @@ def _build_rootfs(recipe: Recipe, arch: str, mirrors: Mirrors) -> Path:
         return tarball
     log = tarball.with_suffix(".log")
     partial = tarball.with_suffix(".partial.tar")
-    print(f"{label}: bootstrapping (log: {log})", flush=True)
-    started = time.monotonic()
-    with log.open("w") as handle:
+    with _BOOTSTRAP_SLOTS, log.open("w") as handle:
+        print(f"{label}: bootstrapping (log: {log})", flush=True)
+        started = time.monotonic()
         result = subprocess.run(
             mmdebstrap_command(recipe, arch, partial, mirrors), stdout=handle, stderr=subprocess.STDOUT
         )

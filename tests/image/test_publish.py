@@ -10,6 +10,8 @@ import pytest
 import requests
 from python_on_whales import docker
 
+from bake.bench.image_size import base_of, platform_layers, push_to
+from bake.local_registry import local_registry
 from bake.merge import merge
 from bake.publish import (
     PublishError,
@@ -19,7 +21,6 @@ from bake.publish import (
     registry_digest_and_platforms,
 )
 from tests.image.conftest import ImageUnderTest, rebuild
-from tests.image.registry import local_registry
 
 TODAY = datetime.now(UTC).date().isoformat()
 
@@ -105,3 +106,26 @@ def test_a_date_only_change_rebuilds_no_layer(image: ImageUnderTest, registry: s
     finally:
         docker.image.remove([tested, other_day], force=True)
     assert platform_manifests(other_day) == platform_manifests(tested)
+
+
+def test_registry_build_cache_holds_every_layer_the_image_adds(image: ImageUnderTest, registry: str) -> None:
+    """CACHE_REF with CACHE_EXPORT writes the build cache to a registry (mode=max), so a runner
+    starting with an empty engine can take every layer of the image from it."""
+    local = f"uvicorn-gunicorn-test/cached:{image.spec.tag}"
+    rebuild(image, local, variables={"CACHE_REF": f"{registry}/build-cache", "CACHE_EXPORT": "true"})
+    try:
+        push_to(registry, local, "cached", image.spec.tag)
+        push_to(registry, base_of(image.reference), "cached-base", image.spec.tag)
+    finally:
+        docker.image.remove(local, force=True)
+    cache = requests.get(
+        f"http://{registry}/v2/build-cache/manifests/{image.spec.tag}",
+        headers={"Accept": "application/vnd.oci.image.index.v1+json"},
+        timeout=30,
+    ).json()
+    cached_blobs = {entry["digest"] for entry in cache["manifests"]}
+    base_layers = platform_layers(registry, "cached-base", image.spec.tag)
+    for platform, layers in platform_layers(registry, "cached", image.spec.tag).items():
+        added = {layer.digest for layer in layers[len(base_layers[platform]) :]}
+        assert added, f"no layers over the base for {platform}"
+        assert added <= cached_blobs, f"{platform}: {len(added - cached_blobs)} layers missing from the cache"

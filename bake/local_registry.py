@@ -1,4 +1,4 @@
-"""A real registry on loopback (Debian's docker-registry), for publishing tests."""
+"""A real registry on loopback (Debian's docker-registry), for publishing tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import requests
 READY_SECONDS = 30
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -24,7 +25,7 @@ def _free_port() -> int:
 @contextmanager
 def local_registry(directory: Path) -> Iterator[str]:
     """Starts a registry on 127.0.0.1 with storage in `directory`; yields its host:port."""
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     config = directory / "config.yml"
     config.write_text(
         "version: 0.1\nlog:\n  level: warn\n"

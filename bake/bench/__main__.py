@@ -1,0 +1,142 @@
+"""`python -m bake.bench [--short] [TAG]`: measure, then write docs/benchmarks.{json,md,png}."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from python_on_whales import docker
+
+from bake.__main__ import UsageError, reporting_errors
+from bake.bases import BaseMode
+from bake.bench.build_cost import BENCH_IMAGE_NAME, OTHER_DATE, measure_build_cost, remove_bench_images, timed_bake
+from bake.bench.chart import write_throughput_chart
+from bake.bench.image_size import measure_added_size
+from bake.bench.limits import LIMITS, WORKERS_PER_CORE, measure_limit
+from bake.bench.machine import describe_machine
+from bake.bench.report import write_report
+from bake.bench.server import ServerError
+from bake.bench.startup import measure_startup
+from bake.bench.throughput import configurations, measure_configuration
+from bake.bench.wrk import CONNECTIONS, LoadError
+from bake.build import BuildSettings, build, plan_bases
+from bake.ca_bundle import find_ca_bundle
+from bake.local_registry import local_registry
+from bake.matrix import REPO_ROOT, load_matrix
+from bake.selection import select
+
+DOCS = REPO_ROOT / "docs"
+SWEEP = (1, 2, 4, 8)
+FULL = {"seconds": 10.0, "startup_runs": 5}
+SHORT = {"seconds": 3.0, "startup_runs": 3}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bake.bench", description=__doc__)
+    parser.add_argument("tag", nargs="?", default="python3.11-slim", help="the tag measured (default %(default)s)")
+    parser.add_argument("--short", action="store_true", help="shorter loads, fewer runs, no cold matrix build")
+    parser.add_argument("--output", type=Path, default=DOCS, help="where the report goes (default docs/)")
+    return parser
+
+
+def _log(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def run_benchmarks(tag: str, short: bool) -> dict[str, Any]:
+    mode = SHORT if short else FULL
+    seconds, startup_runs = float(mode["seconds"]), int(mode["startup_runs"])
+    today = datetime.now(UTC).date().isoformat()
+    image_name = os.environ.get("IMAGE_NAME", "uvicorn-gunicorn")
+    settings = BuildSettings(image_name, today, _base_mode(), find_ca_bundle())
+    matrix = load_matrix()
+    (image,) = select(matrix, [tag])
+    _log(f"building {tag} (what the measurements run)")
+    build([image], settings)
+    reference = f"{image_name}:{image.tag}"
+
+    results: dict[str, Any] = {
+        "command": "nox -s bench" + (" -- --short" if short else ""),
+        "date": today,
+        "short": short,
+        "tag": tag,
+        "seconds_per_load": seconds,
+        "connections": CONNECTIONS,
+        "machine": asdict(describe_machine(REPO_ROOT)),
+        "throughput": [],
+        "memory": {},
+    }
+    for configuration in configurations(SWEEP):
+        _log(f"throughput: {configuration.name}")
+        measurements, memory = measure_configuration(reference, configuration, seconds)
+        results["throughput"] += [asdict(measurement) for measurement in measurements]
+        if not configuration.name.startswith("WEB_CONCURRENCY="):
+            results["memory"][configuration.name] = asdict(memory)
+    results["limits"] = []
+    for limit in LIMITS:
+        for per_core in WORKERS_PER_CORE:
+            _log(f"limits: {limit.name}, WORKERS_PER_CORE={per_core:g}")
+            results["limits"].append(asdict(measure_limit(reference, limit, per_core, seconds)))
+    results["startup"] = []
+    for platform in image.platforms:
+        _log(f"start-up: {platform}")
+        results["startup"].append(asdict(measure_startup(reference, platform, startup_runs)))
+
+    sized = [image] if short else [candidate for candidate in matrix.images if _is_built(image_name, candidate.tag)]
+    results["sizes"] = []
+    with tempfile.TemporaryDirectory(prefix="bench-registry-") as storage, local_registry(Path(storage)) as registry:
+        for candidate in sized:
+            _log(f"image size: {candidate.tag}")
+            results["sizes"] += [asdict(size) for size in measure_added_size(registry, image_name, candidate.tag)]
+
+    plan = plan_bases([image], settings.base_mode)
+    results["build"] = [asdict(cost) for cost in measure_build_cost(plan, settings, tag)]
+    dates = [today, OTHER_DATE]
+    if not short:
+        matrix_plan = plan_bases(matrix.images, settings.base_mode)
+        bench_settings = BuildSettings(BENCH_IMAGE_NAME, today, settings.base_mode, settings.ca_bundle)
+        label = f"matrix ({len(matrix_plan.buildable)} tags buildable here): cold (no cache)"
+        results["build"].append(asdict(timed_bake(label, matrix_plan, bench_settings, use_cache=False)))
+        remove_bench_images(matrix_plan, dates)
+    remove_bench_images(plan, dates)
+    return results
+
+
+def _is_built(image_name: str, tag: str) -> bool:
+    return bool(docker.image.exists(f"{image_name}:{tag}"))
+
+
+def _base_mode() -> BaseMode:
+    value = os.environ.get("BASE", "auto")
+    try:
+        return BaseMode(value)
+    except ValueError:
+        raise UsageError(f"BASE={value!r} is not one of {', '.join(mode.value for mode in BaseMode)}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    results = run_benchmarks(args.tag, args.short)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_throughput_chart(results, args.output / "benchmarks-throughput.png")
+    write_report(results, args.output / "benchmarks.md")
+    _log(f"wrote {args.output / 'benchmarks.md'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.chdir(REPO_ROOT)  # bake resolves the build context against the working directory
+    return reporting_errors(lambda: _run(args), (LoadError, ServerError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

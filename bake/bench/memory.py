@@ -1,0 +1,46 @@
+"""Resident (RSS) and proportional (PSS) memory of the process manager and of one worker."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bake.bench.server import RunningServer
+
+# Runs inside the container: PID 1 is the process manager, its first worker child a worker.
+_READ_MEMORY = """
+import json
+def rollup(pid):
+    fields = {}
+    for line in open(f"/proc/{pid}/smaps_rollup"):
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss"):
+            fields[name.lower()] = int(rest.split()[0])
+    return fields
+def is_worker(pid):  # Uvicorn's manager may also start multiprocessing's resource tracker
+    return b"resource_tracker" not in open(f"/proc/{pid}/cmdline", "rb").read()
+children = [pid for pid in open("/proc/1/task/1/children").read().split() if is_worker(pid)]
+print(json.dumps({"manager": rollup(1), "worker": rollup(children[0]) if children else None}))
+"""
+
+
+@dataclass(frozen=True)
+class Footprint:
+    rss_mib: float
+    pss_mib: float
+
+
+@dataclass(frozen=True)
+class ServerMemory:
+    manager: Footprint
+    worker: Footprint | None  # None where the manager serves requests itself (plain uvicorn)
+
+
+def _footprint(fields: dict[str, int]) -> Footprint:
+    return Footprint(rss_mib=round(fields["rss"] / 1024, 1), pss_mib=round(fields["pss"] / 1024, 1))
+
+
+def read_memory(server: RunningServer) -> ServerMemory:
+    report = json.loads(server.run_python(_READ_MEMORY))
+    worker = report["worker"]
+    return ServerMemory(_footprint(report["manager"]), _footprint(worker) if worker else None)

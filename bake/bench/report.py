@@ -1,0 +1,110 @@
+"""docs/benchmarks.md, rendered from the results JSON the benchmark writes beside it.
+
+The report holds no number the JSON does not: a unit test renders the committed JSON and
+compares it with the committed report."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bake.bench.throughput import DEFAULT, PLAIN_UVICORN, UVICORN_MANAGER
+
+Results = dict[str, Any]
+
+# The issue's targets.
+DEFAULT_SHARE_OF_BEST = 0.95
+WARM_SHARE_OF_COLD = 0.05
+SLIM_ADDED_COMPRESSED_MB = 30
+
+
+def _rps(results: Results, configuration: str, endpoint: str) -> float:
+    for point in results["throughput"]:
+        if point["configuration"] == configuration and point["endpoint"] == endpoint:
+            return float(point["load"]["requests_per_second"])
+    raise KeyError(f"no measurement of {configuration} on {endpoint}")
+
+
+def _build_seconds(results: Results, suffix: str) -> dict[str, Any]:
+    for cost in results["build"]:
+        if cost["scenario"].endswith(suffix):
+            return dict(cost)
+    raise KeyError(f"no build scenario ending in {suffix!r}")
+
+
+def summarize(results: Results) -> dict[str, Any]:
+    """The derived figures and the verdict on each target."""
+    endpoints = sorted({point["endpoint"] for point in results["throughput"]}, reverse=True)
+    sweep = [point for point in results["throughput"] if point["configuration"].startswith("WEB_CONCURRENCY=")]
+    per_endpoint = {}
+    for endpoint in endpoints:
+        best = max(
+            (point for point in sweep if point["endpoint"] == endpoint), key=lambda p: p["load"]["requests_per_second"]
+        )
+        default = _rps(results, DEFAULT, endpoint)
+        best_rps = float(best["load"]["requests_per_second"])
+        per_endpoint[endpoint] = {
+            "default": default,
+            "best": best["configuration"],
+            "best_rps": best_rps,
+            "default_share": default / best_rps,
+            "uvicorn_over_gunicorn": _rps(results, UVICORN_MANAGER, endpoint) / default,
+            "default_over_plain": default / _rps(results, PLAIN_UVICORN, endpoint),
+        }
+    cold = _build_seconds(results, "cold (no cache)")
+    warm = _build_seconds(results, "warm, no change")
+    date_only = _build_seconds(results, "date-only change")
+    cpus_one = [row for row in results["limits"] if row["limit"] == "--cpus 1"]
+    slim_sizes = [size for size in results["sizes"] if size["tag"].endswith("-slim")]
+    targets = [
+        (
+            f"default configuration >= {DEFAULT_SHARE_OF_BEST:.0%} of the best fixed worker count",
+            all(figures["default_share"] >= DEFAULT_SHARE_OF_BEST for figures in per_endpoint.values()),
+            ", ".join(f"{name}: {figures['default_share']:.1%}" for name, figures in per_endpoint.items()),
+        ),
+        (
+            "under --cpus 1 the automatic worker count follows the limit, not the host",
+            bool(cpus_one) and all(row["cpus_seen"] == 1 for row in cpus_one),
+            "; ".join(
+                f"WORKERS_PER_CORE={row['workers_per_core']:g}: {row['cpus_seen']} CPU seen, "
+                f"{row['workers']} workers (host rule: {row['host_rule_workers']})"
+                for row in cpus_one
+            ),
+        ),
+        (
+            f"warm rebuild with no change <= {WARM_SHARE_OF_COLD:.0%} of the cold build",
+            warm["seconds"] <= WARM_SHARE_OF_COLD * cold["seconds"],
+            f"{warm['seconds']} s against {cold['seconds']} s ({warm['seconds'] / cold['seconds']:.1%})",
+        ),
+        (
+            "a date-only change rebuilds no layer",
+            date_only["layers_built"] == 0,
+            f"{date_only['layers_built']} of {date_only['layer_steps']} layer steps ran",
+        ),
+        (
+            f"layers a slim tag adds over its base <= {SLIM_ADDED_COMPRESSED_MB} MB compressed",
+            bool(slim_sizes) and all(size["compressed"] <= SLIM_ADDED_COMPRESSED_MB * 10**6 for size in slim_sizes),
+            ", ".join(f"{size['tag']} {size['platform']}: {size['compressed'] / 10**6:.1f} MB" for size in slim_sizes),
+        ),
+    ]
+    startup = {row["platform"]: statistics.median(row["runs"]) for row in results["startup"]}
+    return {"endpoints": per_endpoint, "targets": targets, "startup_median": startup}
+
+
+def render_report(results: Results) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("bake", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["mb"] = lambda size: f"{size / 10**6:.1f}"
+    return environment.get_template("benchmarks.md.j2").render(results=results, summary=summarize(results))
+
+
+def write_report(results: Results, path: Path) -> None:
+    path.write_text(render_report(results))
