@@ -8,6 +8,7 @@ import re
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -71,7 +72,8 @@ def _copy_with_changed_common() -> Iterator[Path]:
         copy = Path(directory) / "repo"
         shutil.copytree(REPO_ROOT, copy, ignore=shutil.ignore_patterns(".git", ".nox", "__pycache__", "docs"))
         changed = copy / CHANGED_FILE
-        changed.write_text(changed.read_text() + "# changed by nox -s bench\n")
+        # A new line every run: a change seen by an earlier run would be in the cache already.
+        changed.write_text(changed.read_text() + f"# changed by nox -s bench, {uuid.uuid4()}\n")
         with contextlib.chdir(copy):
             yield copy
 
