@@ -127,7 +127,7 @@ def plan_line(image: Image, image_name: str, build_date: str) -> str:
     )
 
 
-def _base_mode(value: str) -> BaseMode:
+def base_mode(value: str) -> BaseMode:
     try:
         return BaseMode(value)
     except ValueError:
@@ -141,15 +141,15 @@ def _plan(args: argparse.Namespace, images: list[Image], build_date: str) -> int
 
 
 def _select(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
-    base_mode = _base_mode(args.base)
+    mode = base_mode(args.base)
     for image in images:
-        if not args.buildable or base_available(image, base_mode):
+        if not args.buildable or base_available(image, mode):
             print(image.tag)
     return 0
 
 
 def _build(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
-    settings = BuildSettings(args.image_name, build_date, _base_mode(args.base), find_ca_bundle())
+    settings = BuildSettings(args.image_name, build_date, base_mode(args.base), find_ca_bundle())
     left_out = build(images, settings)
     return 2 if left_out and args.tags else 0  # a tag asked for by name could not be built
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from python_on_whales import docker
 
-from bake.__main__ import UsageError, reporting_errors
+from bake.__main__ import DEFAULT_IMAGE_NAME, base_mode, reporting_errors
 from bake.bases import BaseMode
 from bake.bench.build_cost import BENCH_IMAGE_NAME, OTHER_DATE, measure_build_cost, remove_bench_images, timed_bake
 from bake.bench.chart import write_throughput_chart
@@ -55,8 +55,9 @@ def run_benchmarks(tag: str, short: bool) -> dict[str, Any]:
     mode = SHORT if short else FULL
     seconds, startup_runs = float(mode["seconds"]), int(mode["startup_runs"])
     today = datetime.now(UTC).date().isoformat()
-    image_name = os.environ.get("IMAGE_NAME", "uvicorn-gunicorn")
-    settings = BuildSettings(image_name, today, _base_mode(), find_ca_bundle())
+    image_name = os.environ.get("IMAGE_NAME") or DEFAULT_IMAGE_NAME
+    chosen_base = base_mode(os.environ.get("BASE") or BaseMode.AUTO.value)
+    settings = BuildSettings(image_name, today, chosen_base, find_ca_bundle())
     matrix = load_matrix()
     (image,) = select(matrix, [tag])
     _log(f"building {tag} (what the measurements run)")
@@ -112,14 +113,6 @@ def run_benchmarks(tag: str, short: bool) -> dict[str, Any]:
 
 def _is_built(image_name: str, tag: str) -> bool:
     return bool(docker.image.exists(f"{image_name}:{tag}"))
-
-
-def _base_mode() -> BaseMode:
-    value = os.environ.get("BASE", "auto")
-    try:
-        return BaseMode(value)
-    except ValueError:
-        raise UsageError(f"BASE={value!r} is not one of {', '.join(mode.value for mode in BaseMode)}") from None
 
 
 def _run(args: argparse.Namespace) -> int:
