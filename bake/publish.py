@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from python_on_whales import DockerException, docker
 from python_on_whales.utils import run
@@ -51,9 +52,28 @@ def check_platforms(source: str, platforms: Sequence[str]) -> None:
             raise PublishError(f"{source} for {platform} runs as {str(machine).strip()}; refusing to publish it")
 
 
+def _read_raw(reference: str) -> str:
+    return str(run([*docker.client_config.docker_cmd, "buildx", "imagetools", "inspect", "--raw", reference]))
+
+
+def read_manifest(reference: str) -> dict[str, Any]:
+    """A manifest or index in a registry, as the registry serves it."""
+    loaded: dict[str, Any] = json.loads(_read_raw(reference))
+    return loaded
+
+
+def push_as(source: str, target: str) -> None:
+    """Pushes the local `source` under the registry name `target`; the name is gone again afterwards."""
+    docker.image.tag(source, target)
+    try:
+        docker.image.push(target, quiet=True)
+    finally:
+        docker.image.remove(target)
+
+
 def _read_index(reference: str) -> tuple[str, dict[str, str]]:
     """A pushed index, read once: its digest and each platform's manifest digest (attestations left out)."""
-    raw = str(run([*docker.client_config.docker_cmd, "buildx", "imagetools", "inspect", "--raw", reference]))
+    raw = _read_raw(reference)
     manifests = {
         f"{entry['platform']['os']}/{entry['platform']['architecture']}": entry["digest"]
         for entry in json.loads(raw).get("manifests", [])
@@ -77,11 +97,7 @@ def publish(publication: Publication, platforms: Sequence[str], dry_run: bool) -
         print(f"would push {publication.source} ({publication.digest}) as {', '.join(publication.targets)}")
         return
     for target in publication.targets:
-        docker.image.tag(publication.source, target)
-        try:
-            docker.image.push(target, quiet=True)
-        finally:  # the registry's name was only needed for the push; the tested tag stays
-            docker.image.remove(target)
+        push_as(publication.source, target)
         digest, pushed = registry_digest_and_platforms(target)
         if digest != publication.digest:
             raise PublishError(f"{target} is {digest} in the registry, but the tested image is {publication.digest}")

@@ -10,15 +10,8 @@ import requests
 from python_on_whales import docker
 
 from bake.bases import BASE_LABEL
+from bake.publish import platform_manifests, push_as, read_manifest
 
-MANIFEST_TYPES = ", ".join(
-    (
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    )
-)
 CHUNK = 1 << 20
 
 
@@ -39,43 +32,27 @@ class AddedSize:
     base_compressed: int
 
 
-def _get(url: str) -> requests.Response:
-    response = requests.get(url, headers={"Accept": MANIFEST_TYPES}, timeout=60, stream=True)
-    response.raise_for_status()
-    return response
-
-
 def platform_layers(registry: str, repository: str, tag: str) -> dict[str, list[Layer]]:
     """Each platform's layers, in order, of a multi-platform index in the registry."""
-    index = _get(f"http://{registry}/v2/{repository}/manifests/{tag}").json()
-    layers = {}
-    for entry in index["manifests"]:
-        platform = entry.get("platform", {})
-        if platform.get("os") in (None, "unknown"):
-            continue  # attestations
-        manifest = _get(f"http://{registry}/v2/{repository}/manifests/{entry['digest']}").json()
-        name = f"{platform['os']}/{platform['architecture']}"
-        layers[name] = [Layer(layer["digest"], layer["size"]) for layer in manifest["layers"]]
-    return layers
+    return {
+        platform: [
+            Layer(layer["digest"], layer["size"])
+            for layer in read_manifest(f"{registry}/{repository}@{digest}")["layers"]
+        ]
+        for platform, digest in platform_manifests(f"{registry}/{repository}:{tag}").items()
+    }
 
 
 def uncompressed_size(registry: str, repository: str, digest: str) -> int:
     """Streams a gzip layer blob through a decompressor and counts the bytes."""
     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
     total = 0
-    with _get(f"http://{registry}/v2/{repository}/blobs/{digest}") as response:
+    url = f"http://{registry}/v2/{repository}/blobs/{digest}"
+    with requests.get(url, timeout=60, stream=True) as response:
+        response.raise_for_status()
         for chunk in response.iter_content(CHUNK):
             total += len(decompressor.decompress(chunk))
     return total + len(decompressor.flush())
-
-
-def push_to(registry: str, source: str, repository: str, tag: str) -> None:
-    target = f"{registry}/{repository}:{tag}"
-    docker.image.tag(source, target)
-    try:
-        docker.image.push(target, quiet=True)
-    finally:
-        docker.image.remove(target)
 
 
 def base_of(reference: str) -> str:
@@ -86,8 +63,8 @@ def base_of(reference: str) -> str:
 def measure_added_size(registry: str, image_name: str, tag: str) -> list[AddedSize]:
     reference = f"{image_name}:{tag}"
     base = base_of(reference)
-    push_to(registry, reference, "image", tag)
-    push_to(registry, base, "base", tag)
+    push_as(reference, f"{registry}/image:{tag}")
+    push_as(base, f"{registry}/base:{tag}")
     image_layers = platform_layers(registry, "image", tag)
     base_layers = platform_layers(registry, "base", tag)
     sizes = []

@@ -10,7 +10,7 @@ import pytest
 import requests
 from python_on_whales import docker
 
-from bake.bench.image_size import base_of, platform_layers, push_to
+from bake.bench.image_size import base_of, platform_layers
 from bake.local_registry import local_registry
 from bake.merge import merge
 from bake.publish import (
@@ -18,6 +18,8 @@ from bake.publish import (
     plan_publication,
     platform_manifests,
     publish,
+    push_as,
+    read_manifest,
     registry_digest_and_platforms,
 )
 from tests.image.conftest import ImageUnderTest, rebuild
@@ -114,15 +116,11 @@ def test_registry_build_cache_holds_every_layer_the_image_adds(image: ImageUnder
     local = f"uvicorn-gunicorn-test/cached:{image.spec.tag}"
     rebuild(image, local, variables={"CACHE_REF": f"{registry}/build-cache", "CACHE_EXPORT": "true"})
     try:
-        push_to(registry, local, "cached", image.spec.tag)
-        push_to(registry, base_of(image.reference), "cached-base", image.spec.tag)
+        push_as(local, f"{registry}/cached:{image.spec.tag}")
+        push_as(base_of(image.reference), f"{registry}/cached-base:{image.spec.tag}")
     finally:
         docker.image.remove(local, force=True)
-    cache = requests.get(
-        f"http://{registry}/v2/build-cache/manifests/{image.spec.tag}",
-        headers={"Accept": "application/vnd.oci.image.index.v1+json"},
-        timeout=30,
-    ).json()
+    cache = read_manifest(f"{registry}/build-cache:{image.spec.tag}")
     cached_blobs = {entry["digest"] for entry in cache["manifests"]}
     base_layers = platform_layers(registry, "cached-base", image.spec.tag)
     for platform, layers in platform_layers(registry, "cached", image.spec.tag).items():
