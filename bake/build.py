@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from python_on_whales import docker
 
@@ -60,21 +61,24 @@ def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
     return plan
 
 
+def _bake(plan: BasePlan, settings: BuildSettings, bake_file: Path, **options: Any) -> Any:
+    """Bakes and loads the plan's buildable images; `options` go to buildx bake as they are."""
+    return docker.buildx.bake(
+        targets=[image.target for image in plan.buildable],
+        files=[bake_file],
+        load=True,
+        set=plan.base_overrides,
+        variables=settings.variables,
+        **options,
+    )
+
+
 def bake_streaming(
     plan: BasePlan, settings: BuildSettings, use_cache: bool = True, bake_file: Path = BAKE_FILE
 ) -> Iterator[str]:
     """Bakes the plan's images with plain progress, yielding each line of the build log.
     The build context is the working directory, as with every bake of this file."""
-    lines = docker.buildx.bake(
-        targets=[image.target for image in plan.buildable],
-        files=[bake_file],
-        load=True,
-        cache=use_cache,
-        progress="plain",
-        stream_logs=True,
-        set=plan.base_overrides,
-        variables=settings.variables,
-    )
+    lines = _bake(plan, settings, bake_file, cache=use_cache, progress="plain", stream_logs=True)
     assert not isinstance(lines, dict)
     yield from lines
 
@@ -84,13 +88,7 @@ def build(images: Sequence[Image], settings: BuildSettings) -> list[str]:
     plan = plan_bases(images, settings.base_mode)
     if not plan.buildable:
         return plan.left_out
-    docker.buildx.bake(
-        targets=[image.target for image in plan.buildable],
-        files=[BAKE_FILE],
-        load=True,
-        set=plan.base_overrides,
-        variables=settings.variables,
-    )
+    _bake(plan, settings, BAKE_FILE)
     for image in plan.buildable:
         references = image_references(image, settings.image_name, settings.build_date)
         image_id = docker.image.inspect(references[0]).id

@@ -22,16 +22,20 @@ def merge(image: Image, repository: str, build_date: str, sources: Sequence[str]
     # and a registry may reject the second push while the first still copies manifests.
     first, *others = targets
     docker.buildx.imagetools.create(sources=list(sources), tags=[first])
-    merged_digest, _ = registry_digest_and_platforms(first)
+    digest = _checked_digest(image, first)
     for other in others:
-        docker.buildx.imagetools.create(sources=[f"{repository}@{merged_digest}"], tags=[other])
-    digests = set()
-    for target in targets:
-        digest, platforms = registry_digest_and_platforms(target)
-        missing = sorted(set(image.platforms) - platforms)
-        if missing:
-            raise PublishError(f"{target} lacks {', '.join(missing)} after the merge")
-        digests.add(digest)
-        print(f"merged {target}: {digest}, {', '.join(sorted(platforms))}", flush=True)
-    (digest,) = digests
+        docker.buildx.imagetools.create(sources=[f"{repository}@{digest}"], tags=[other])
+        pointed_at = _checked_digest(image, other)
+        if pointed_at != digest:
+            raise PublishError(f"{other} points at {pointed_at}, not at the merged index {digest}")
+    return digest
+
+
+def _checked_digest(image: Image, target: str) -> str:
+    """The digest of the index under `target`, once it holds every platform of `image`."""
+    digest, platforms = registry_digest_and_platforms(target)
+    missing = sorted(set(image.platforms) - platforms)
+    if missing:
+        raise PublishError(f"{target} lacks {', '.join(missing)} after the merge")
+    print(f"merged {target}: {digest}, {', '.join(sorted(platforms))}", flush=True)
     return digest

@@ -6,9 +6,12 @@ import json
 from dataclasses import dataclass
 
 from bake.bench.server import RunningServer
+from bake.worker_processes import DEFINE_WORKER_PIDS
 
-# Runs inside the container: PID 1 is the process manager, its first worker child a worker.
-_READ_MEMORY = """
+# Runs inside the container: PID 1 is the process manager; the first of its workers is measured.
+_READ_MEMORY = (
+    DEFINE_WORKER_PIDS
+    + """
 import json
 def rollup(pid):
     fields = {}
@@ -17,11 +20,10 @@ def rollup(pid):
         if name in ("Rss", "Pss"):
             fields[name.lower()] = int(rest.split()[0])
     return fields
-def is_worker(pid):  # Uvicorn's manager may also start multiprocessing's resource tracker
-    return b"resource_tracker" not in open(f"/proc/{pid}/cmdline", "rb").read()
-children = [pid for pid in open("/proc/1/task/1/children").read().split() if is_worker(pid)]
-print(json.dumps({"manager": rollup(1), "worker": rollup(children[0]) if children else None}))
+workers = worker_pids()
+print(json.dumps({"manager": rollup(1), "worker": rollup(workers[0]) if workers else None}))
 """
+)
 
 
 @dataclass(frozen=True)

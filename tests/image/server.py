@@ -12,18 +12,12 @@ from dataclasses import dataclass
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy, WaitStrategy
 
+from bake.worker_processes import DEFINE_WORKER_PIDS
+
 # Under QEMU a cold start of several workers takes tens of seconds.
 STARTUP_TIMEOUT_SECONDS = 180
 SETTINGS_LINE = re.compile(r"^\{.*\"workers\".*\}$", re.MULTILINE)
-# Children of PID 1 (the process manager) are its workers, but for multiprocessing's
-# resource tracker, which Uvicorn's manager may start.
-COUNT_WORKERS = (
-    "import os\n"
-    "def parent(pid):\n"
-    "    return open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1]\n"
-    "print(sum(1 for pid in os.listdir('/proc') if pid.isdigit() and parent(pid) == '1'"
-    " and b'resource_tracker' not in open(f'/proc/{pid}/cmdline', 'rb').read()))\n"
-)
+COUNT_WORKERS = DEFINE_WORKER_PIDS + "print(len(worker_pids()))"
 
 
 LIST_PROCESSES = (
