@@ -61,6 +61,14 @@ CUSTOMIZE_HOOKS = (
 MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/maybe-merged-usr")
 # Bootstraps are CPU-bound (arm64 runs under QEMU): one per core, however many images ask.
 _BOOTSTRAP_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+_OUTPUT = threading.Lock()
+
+
+def _say(line: str) -> None:
+    """One whole line of progress. Bootstraps run in threads, and print() writes a line's
+    text and its newline separately, so two threads' lines could run together."""
+    with _OUTPUT:
+        print(line, flush=True)
 
 
 class StandinError(RuntimeError):
@@ -142,12 +150,12 @@ def _build_rootfs(recipe: Recipe, arch: str, mirrors: Mirrors) -> Path:
     tarball = directory / f"{recipe.name}-{arch}-{recipe.key}.tar"
     label = f"stand-in rootfs {recipe.name}/{arch}"
     if tarball.exists():
-        print(f"{label}: cached at {tarball}", flush=True)
+        _say(f"{label}: cached at {tarball}")
         return tarball
     log = tarball.with_suffix(".log")
     partial = tarball.with_suffix(".partial.tar")
     with _BOOTSTRAP_SLOTS, log.open("w") as handle:
-        print(f"{label}: bootstrapping (log: {log})", flush=True)
+        _say(f"{label}: bootstrapping (log: {log})")
         started = time.monotonic()
         result = subprocess.run(
             mmdebstrap_command(recipe, arch, partial, mirrors), stdout=handle, stderr=subprocess.STDOUT
@@ -156,7 +164,7 @@ def _build_rootfs(recipe: Recipe, arch: str, mirrors: Mirrors) -> Path:
         tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
         raise StandinError(f"mmdebstrap for {recipe.name}/{arch} failed: {tail[0]} (full log: {log})")
     partial.rename(tarball)
-    print(f"{label}: built in {time.monotonic() - started:.0f} s", flush=True)
+    _say(f"{label}: built in {time.monotonic() - started:.0f} s")
     return tarball
 
 
@@ -172,7 +180,7 @@ def ensure_standin(image: Image, mirrors: Mirrors) -> str:
     recipe = recipe_for(image)
     reference = standin_reference(image)
     if _is_current(reference, recipe):
-        print(f"stand-in base {reference}: up to date (recipe {recipe.key})", flush=True)
+        _say(f"stand-in base {reference}: up to date (recipe {recipe.key})")
         return reference
     arches = [platform.split("/")[1] for platform in image.platforms]
     with ThreadPoolExecutor(max_workers=len(arches)) as pool:
@@ -191,7 +199,5 @@ def ensure_standin(image: Image, mirrors: Mirrors) -> str:
         tags=[reference],
         load=True,
     )
-    print(
-        f"stand-in base {reference}: built from Debian {recipe.suite.name} for {', '.join(image.platforms)}", flush=True
-    )
+    _say(f"stand-in base {reference}: built from Debian {recipe.suite.name} for {', '.join(image.platforms)}")
     return reference
