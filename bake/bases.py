@@ -28,6 +28,12 @@ class Base:
     why: str
 
 
+def base_of(reference: str) -> str:
+    """The base a local image was built on, as its label says."""
+    labels = docker.image.inspect(reference).config.labels or {}
+    return labels[BASE_LABEL]
+
+
 def _last_line(error: DockerException) -> str:
     text = (error.stderr or error.stdout or "").strip()
     return text.splitlines()[-1] if text else f"exit code {error.return_code}"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from python_on_whales import docker
 
 from bake.matrix import Image
-from bake.publish import PublishError, registry_digest_and_platforms
+from bake.publish import PublishError, check_in_registry
 from bake.tags import image_references
 
 
@@ -22,20 +22,8 @@ def merge(image: Image, repository: str, build_date: str, sources: Sequence[str]
     # and a registry may reject the second push while the first still copies manifests.
     first, *others = targets
     docker.buildx.imagetools.create(sources=list(sources), tags=[first])
-    digest = _checked_digest(image, first)
+    digest = check_in_registry(first, image.platforms, "merged")
     for other in others:
         docker.buildx.imagetools.create(sources=[f"{repository}@{digest}"], tags=[other])
-        pointed_at = _checked_digest(image, other)
-        if pointed_at != digest:
-            raise PublishError(f"{other} points at {pointed_at}, not at the merged index {digest}")
-    return digest
-
-
-def _checked_digest(image: Image, target: str) -> str:
-    """The digest of the index under `target`, once it holds every platform of `image`."""
-    digest, platforms = registry_digest_and_platforms(target)
-    missing = sorted(set(image.platforms) - platforms)
-    if missing:
-        raise PublishError(f"{target} lacks {', '.join(missing)} after the merge")
-    print(f"merged {target}: {digest}, {', '.join(sorted(platforms))}", flush=True)
+        check_in_registry(other, image.platforms, "merged", expected_digest=digest)
     return digest

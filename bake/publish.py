@@ -62,6 +62,23 @@ def read_manifest(reference: str) -> dict[str, Any]:
     return loaded
 
 
+@dataclass(frozen=True)
+class Layer:
+    digest: str
+    compressed: int
+
+
+def platform_layers(registry: str, repository: str, tag: str) -> dict[str, list[Layer]]:
+    """Each platform's layers, in order, of a multi-platform index in the registry."""
+    return {
+        platform: [
+            Layer(layer["digest"], layer["size"])
+            for layer in read_manifest(f"{registry}/{repository}@{digest}")["layers"]
+        ]
+        for platform, digest in platform_manifests(f"{registry}/{repository}:{tag}").items()
+    }
+
+
 def push_as(source: str, target: str) -> None:
     """Pushes the local `source` under the registry name `target`; the name is gone again afterwards."""
     docker.image.tag(source, target)
@@ -91,6 +108,19 @@ def registry_digest_and_platforms(reference: str) -> tuple[str, set[str]]:
     return digest, set(manifests)
 
 
+def check_in_registry(target: str, platforms: Sequence[str], action: str, expected_digest: str | None = None) -> str:
+    """The digest of the index under `target`, once the registry shows every platform in it
+    (and shows `expected_digest`, when given); logs one line saying what was `action`."""
+    digest, present = registry_digest_and_platforms(target)
+    if expected_digest is not None and digest != expected_digest:
+        raise PublishError(f"{target} is {digest} in the registry, not the {action} index {expected_digest}")
+    missing = sorted(set(platforms) - present)
+    if missing:
+        raise PublishError(f"{target} lacks {', '.join(missing)} in the registry")
+    print(f"{action} {target}: {digest}, {', '.join(sorted(present))}", flush=True)
+    return digest
+
+
 def publish(publication: Publication, platforms: Sequence[str], dry_run: bool) -> None:
     check_platforms(publication.source, platforms)
     if dry_run:
@@ -98,10 +128,4 @@ def publish(publication: Publication, platforms: Sequence[str], dry_run: bool) -
         return
     for target in publication.targets:
         push_as(publication.source, target)
-        digest, pushed = registry_digest_and_platforms(target)
-        if digest != publication.digest:
-            raise PublishError(f"{target} is {digest} in the registry, but the tested image is {publication.digest}")
-        missing = sorted(set(platforms) - pushed)
-        if missing:
-            raise PublishError(f"{target} lacks {', '.join(missing)} in the registry")
-        print(f"pushed {target}: {digest}, {', '.join(sorted(pushed))}", flush=True)
+        check_in_registry(target, platforms, "pushed", expected_digest=publication.digest)

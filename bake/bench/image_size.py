@@ -7,18 +7,11 @@ import zlib
 from dataclasses import dataclass
 
 import requests
-from python_on_whales import docker
 
-from bake.bases import BASE_LABEL
-from bake.publish import platform_manifests, push_as, read_manifest
+from bake.bases import base_of
+from bake.publish import platform_layers, push_as
 
 CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class Layer:
-    digest: str
-    compressed: int
 
 
 @dataclass(frozen=True)
@@ -32,17 +25,6 @@ class AddedSize:
     base_compressed: int
 
 
-def platform_layers(registry: str, repository: str, tag: str) -> dict[str, list[Layer]]:
-    """Each platform's layers, in order, of a multi-platform index in the registry."""
-    return {
-        platform: [
-            Layer(layer["digest"], layer["size"])
-            for layer in read_manifest(f"{registry}/{repository}@{digest}")["layers"]
-        ]
-        for platform, digest in platform_manifests(f"{registry}/{repository}:{tag}").items()
-    }
-
-
 def uncompressed_size(registry: str, repository: str, digest: str) -> int:
     """Streams a gzip layer blob through a decompressor and counts the bytes."""
     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -53,11 +35,6 @@ def uncompressed_size(registry: str, repository: str, digest: str) -> int:
         for chunk in response.iter_content(CHUNK):
             total += len(decompressor.decompress(chunk))
     return total + len(decompressor.flush())
-
-
-def base_of(reference: str) -> str:
-    labels = docker.image.inspect(reference).config.labels or {}
-    return labels[BASE_LABEL]
 
 
 def measure_added_size(registry: str, image_name: str, tag: str) -> list[AddedSize]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from python_on_whales import docker
 
-from bake.bases import BASE_LABEL
+from bake.bases import base_of
 from bake.hcl import BAKE_FILE
 from bake.matrix import Image, load_matrix
 from bake.platforms import PLATFORM_OF_MACHINE
@@ -160,7 +160,7 @@ def rebuild(
     target = image.spec.target
     overrides = {
         f"{target}.tags": tag,
-        f"{target}.args.BASE_IMAGE": (docker.image.inspect(image.reference).config.labels or {})[BASE_LABEL],
+        f"{target}.args.BASE_IMAGE": base_of(image.reference),
         **{f"{target}.args.{name}": value for name, value in (args or {}).items()},
     }
     if platform:

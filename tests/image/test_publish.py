@@ -10,12 +10,13 @@ import pytest
 import requests
 from python_on_whales import docker
 
-from bake.bench.image_size import base_of, platform_layers
+from bake.bases import base_of
 from bake.local_registry import local_registry
 from bake.merge import merge
 from bake.publish import (
     PublishError,
     plan_publication,
+    platform_layers,
     platform_manifests,
     publish,
     push_as,
