@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import jinja2
-
 from bake.matrix import REPO_ROOT, Matrix
+from bake.rendering import template_environment
 from bake.tags import moving_tags
 
 README = REPO_ROOT / "README.md"
@@ -17,13 +16,9 @@ class ReadmeError(ValueError):
 
 
 def render_tag_sections(matrix: Matrix) -> str:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("bake", "templates"),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
     platforms = sorted({platform for image in matrix.images for platform in image.platforms})
-    return environment.get_template("readme-tags.md.j2").render(
+    template = template_environment().get_template("readme-tags.md.j2")
+    return template.render(
         images=matrix.images,
         moving={image.tag: moving_tags(image) for image in matrix.images},
         retired=matrix.retired,

@@ -9,9 +9,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from bake.bench.throughput import DEFAULT, PLAIN_UVICORN, UVICORN_MANAGER
+from bake.rendering import template_environment
 
 Results = dict[str, Any]
 
@@ -95,13 +94,7 @@ def summarize(results: Results) -> dict[str, Any]:
 
 
 def render_report(results: Results) -> str:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("bake", "templates"),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    environment = template_environment(trim_blocks=True)
     environment.filters["mb"] = lambda size: f"{size / 10**6:.1f}"
     return environment.get_template("benchmarks.md.j2").render(results=results, summary=summarize(results))
 
