@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from bake.bench.server import RunningServer
-from bake.worker_processes import DEFINE_WORKER_PIDS
+from bake.server_probes import DEFINE_WORKER_PIDS
 
 # Runs inside the container: PID 1 is the process manager; the first of its workers is measured.
 _READ_MEMORY = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import requests
 from python_on_whales import Container, docker
 
 from bake.local_registry import free_port
+from bake.server_probes import settings_in
 
 BENCH_APP = Path(__file__).with_name("app")
 # Under QEMU a cold start of the arm64 image takes tens of seconds.
@@ -49,11 +49,10 @@ class RunningServer:
 
     def settings(self) -> dict[str, Any]:
         """The JSON line the image's launcher prints at start with its effective settings."""
-        for line in str(docker.container.logs(self.container)).splitlines():
-            if line.startswith("{") and '"workers"' in line:
-                loaded: dict[str, Any] = json.loads(line)
-                return loaded
-        raise ServerError(f"no settings line in the logs of {self.container.name}")
+        settings = settings_in(str(docker.container.logs(self.container)))
+        if settings is None:
+            raise ServerError(f"no settings line in the logs of {self.container.name}")
+        return settings
 
     def run_python(self, source: str) -> str:
         return str(docker.container.execute(self.container, ["python", "-c", source]))

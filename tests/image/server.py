@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -12,11 +11,10 @@ from dataclasses import dataclass
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy, WaitStrategy
 
-from bake.worker_processes import DEFINE_WORKER_PIDS
+from bake.server_probes import DEFINE_WORKER_PIDS, settings_in
 
 # Under QEMU a cold start of several workers takes tens of seconds.
 STARTUP_TIMEOUT_SECONDS = 180
-SETTINGS_LINE = re.compile(r"^\{.*\"workers\".*\}$", re.MULTILINE)
 COUNT_WORKERS = DEFINE_WORKER_PIDS + "print(len(worker_pids()))"
 
 
@@ -67,10 +65,9 @@ class Server:
     def settings(self) -> dict[str, object]:
         """The effective settings /gunicorn_conf.py printed at start."""
         stdout, _ = self.container.get_logs()
-        match = SETTINGS_LINE.search(stdout.decode())
-        assert match, f"no settings line in the output:\n{self.logs()}"
-        loaded: dict[str, object] = json.loads(match.group(0))
-        return loaded
+        settings = settings_in(stdout.decode())
+        assert settings is not None, f"no settings line in the output:\n{self.logs()}"
+        return settings
 
     def run(self, *command: str) -> str:
         """Runs a command inside the container; it must succeed."""
