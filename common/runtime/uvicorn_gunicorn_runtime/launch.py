@@ -26,16 +26,19 @@ def check_app(app: AppTarget) -> None:
     """Imports the application once, so that a broken one fails here, in one line."""
     try:
         module = importlib.import_module(app.module)
-    except ModuleNotFoundError as error:
-        if error.name is not None and (app.module == error.name or app.module.startswith(error.name + ".")):
-            raise SettingError(f"{app.describe()}: no module named {error.name!r}") from None
-        raise SettingError(f"{app.describe()}: importing {app.module!r} failed: {_one_line(error)}") from None
     except Exception as error:
+        if isinstance(error, ModuleNotFoundError) and _is_part_of(error.name, app.module):
+            raise SettingError(f"{app.describe()}: no module named {error.name!r}") from None
         raise SettingError(f"{app.describe()}: importing {app.module!r} failed: {_one_line(error)}") from None
     if not hasattr(module, app.variable):
         raise SettingError(f"{app.describe()}: module {app.module!r} has no attribute {app.variable!r}")
     if not callable(getattr(module, app.variable)):
         raise SettingError(f"{app.describe()}: {app.spec!r} is not callable, so it is not an ASGI application")
+
+
+def _is_part_of(missing: str | None, module: str) -> bool:
+    """Whether the module not found is `module` or a package above it (not one it imports)."""
+    return missing is not None and (module == missing or module.startswith(missing + "."))
 
 
 def _one_line(error: BaseException) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from uvicorn_gunicorn_runtime.limits import CpuLimit
+from uvicorn_gunicorn_runtime.limits import CpuLimit, cpu_limit, memory_limit
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("text", "json")
@@ -48,10 +48,14 @@ class Environment:
         """The value as given, empty included (ACCESS_LOG= means off)."""
         return self._environ.get(name, default)
 
-    def integer(self, name: str, default: int | None, minimum: int, maximum: int | None = None) -> int | None:
+    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+        value = self.optional_integer(name, minimum, maximum)
+        return default if value is None else value
+
+    def optional_integer(self, name: str, minimum: int, maximum: int | None = None) -> int | None:
         value = self.text(name)
         if value is None:
-            return default
+            return None
         expected = f"a whole number from {minimum}" + (f" to {maximum}" if maximum is not None else " up")
         try:
             number = int(value)
@@ -152,10 +156,9 @@ class WorkerPlan:
 
 def plan_workers(env: Environment, cpu: CpuLimit, memory_limit: int | None) -> WorkerPlan:
     per_core = env.number("WORKERS_PER_CORE", 1.0, above=0)
-    max_workers = env.integer("MAX_WORKERS", None, minimum=1)
-    web_concurrency = env.integer("WEB_CONCURRENCY", None, minimum=1)
+    max_workers = env.optional_integer("MAX_WORKERS", minimum=1)
+    web_concurrency = env.optional_integer("WEB_CONCURRENCY", minimum=1)
     per_worker_mb = env.integer("MEMORY_PER_WORKER_MB", DEFAULT_MEMORY_PER_WORKER_MB, minimum=1)
-    assert per_worker_mb is not None
     limit_mb = memory_limit // MIB if memory_limit is not None else None
     if web_concurrency is not None:
         count, rule = web_concurrency, "WEB_CONCURRENCY"
@@ -221,12 +224,6 @@ def load_settings(
     environ: Mapping[str, str], cpu: CpuLimit, memory_limit: int | None, exists: Callable[[str], bool]
 ) -> Settings:
     env = Environment(environ)
-
-    def seconds(name: str, default: int) -> int:
-        value = env.integer(name, default, minimum=0)
-        assert value is not None
-        return value
-
     settings = Settings(
         process_manager=env.choice("PROCESS_MANAGER", "gunicorn", PROCESS_MANAGERS),
         app=discover_app(env, exists),
@@ -238,9 +235,9 @@ def load_settings(
         access_log=_log_target(env, "ACCESS_LOG"),
         error_log=_log_target(env, "ERROR_LOG"),
         worker_class=env.choice("WORKER_CLASS", WORKER_CLASSES[0], WORKER_CLASSES, fold_case=False),
-        timeout=seconds("TIMEOUT", 120),
-        graceful_timeout=seconds("GRACEFUL_TIMEOUT", 120),
-        keep_alive=seconds("KEEP_ALIVE", 5),
+        timeout=env.integer("TIMEOUT", 120, minimum=0),
+        graceful_timeout=env.integer("GRACEFUL_TIMEOUT", 120, minimum=0),
+        keep_alive=env.integer("KEEP_ALIVE", 5, minimum=0),
         forwarded_allow_ips=env.text("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1",
     )
     if settings.process_manager == "uvicorn":
@@ -253,6 +250,4 @@ def load_settings(
 
 
 def load_from_container(environ: Mapping[str, str]) -> Settings:
-    from uvicorn_gunicorn_runtime.limits import cpu_limit, memory_limit
-
     return load_settings(environ, cpu_limit(), memory_limit(), lambda path: Path(path).is_file())
