@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bake's stdlib-only modules, for tag checks
 
-from bake.matrix import load_matrix
+from bake.matrix import load_matrix, utc_today
 from bake.selection import SelectionError, select
 
 nox.options.sessions = ["lint", "unit"]
@@ -79,18 +78,19 @@ def unit(session: nox.Session) -> None:
 
 def _fix_date(session: nox.Session) -> None:
     """One date per run, for every target and every step, even across midnight."""
-    session.env["DATE"] = os.environ.get("DATE") or datetime.now(UTC).date().isoformat()
+    session.env["DATE"] = os.environ.get("DATE") or utc_today().isoformat()
 
 
 def _build_and_test(session: nox.Session, tags: list[str], options: list[str]) -> list[str]:
     """Builds the named tags (default: all buildable here) and tests them; returns the tags."""
+    matrix = load_matrix()
     if tags:
-        chosen = [image.tag for image in select(load_matrix(), tags)]
+        chosen = [image.tag for image in select(matrix, tags)]
     else:
         listed = session.run("python", "-m", "bake", "select", "--buildable", silent=True)
         chosen = str(listed).split()
     session.run("python", "-m", "bake", "build", *chosen)
-    emulated_too = {image.tag for image in load_matrix().images if image.is_default and image.variant == "slim"}
+    emulated_too = {image.tag for image in matrix.images if image.is_default and image.variant == "slim"}
     for tag in chosen:
         scope = [] if tags or tag in emulated_too or "--all-platforms" in options else ["--native-only"]
         session.run(

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
 import requests
 from python_on_whales import DockerException
@@ -17,7 +17,7 @@ from bake.ca_bundle import CaBundleError, find_ca_bundle
 from bake.debian_sources import MirrorError
 from bake.describe import update_description
 from bake.hcl import BAKE_FILE, render_bake_file
-from bake.matrix import REPO_ROOT, Image, MatrixError, load_matrix
+from bake.matrix import REPO_ROOT, Image, MatrixError, load_matrix, utc_today
 from bake.merge import merge
 from bake.publish import PublishError, plan_publication, publish
 from bake.readme import README, ReadmeError, with_tag_sections
@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument(
             "--date",
-            default=os.environ.get("DATE") or datetime.now(UTC).date().isoformat(),
+            default=os.environ.get("DATE") or utc_today().isoformat(),
             help="date of the date tags, YYYY-MM-DD (env DATE; default today, UTC)",
         )
         command.add_argument(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +124,12 @@ def parse_matrix(data: dict[str, Any], build_date: date) -> Matrix:
     return Matrix(tuple(images), tuple(retired))
 
 
+def utc_today() -> date:
+    """Today in UTC: the build date when none is given, the same on every runner."""
+    return datetime.now(UTC).date()
+
+
 def load_matrix(build_date: date | None = None, path: Path = MATRIX_FILE) -> Matrix:
     """The matrix on `build_date` (default: today, UTC)."""
-    from datetime import UTC, datetime
-
     with path.open("rb") as handle:
-        return parse_matrix(tomllib.load(handle), build_date or datetime.now(UTC).date())
+        return parse_matrix(tomllib.load(handle), build_date or utc_today())

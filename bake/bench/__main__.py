@@ -9,7 +9,6 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from bake.bench.wrk import CONNECTIONS, LoadError
 from bake.build import BuildSettings, build, plan_bases
 from bake.ca_bundle import find_ca_bundle
 from bake.local_registry import local_registry
-from bake.matrix import REPO_ROOT, load_matrix
+from bake.matrix import REPO_ROOT, load_matrix, utc_today
 from bake.selection import select
 
 DOCS = REPO_ROOT / "docs"
@@ -54,7 +53,7 @@ def _log(message: str) -> None:
 def run_benchmarks(tag: str, short: bool) -> dict[str, Any]:
     mode = SHORT if short else FULL
     seconds, startup_runs = float(mode["seconds"]), int(mode["startup_runs"])
-    today = datetime.now(UTC).date().isoformat()
+    today = utc_today().isoformat()
     image_name = os.environ.get("IMAGE_NAME") or DEFAULT_IMAGE_NAME
     chosen_base = base_mode(os.environ.get("BASE") or BaseMode.AUTO.value)
     settings = BuildSettings(image_name, today, chosen_base, find_ca_bundle())

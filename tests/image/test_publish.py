@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from python_on_whales import docker
 
 from bake.bases import base_of
 from bake.local_registry import local_registry
+from bake.matrix import utc_today
 from bake.merge import merge
 from bake.publish import (
     PublishError,
@@ -25,7 +25,7 @@ from bake.publish import (
 )
 from tests.image.conftest import ImageUnderTest, rebuild
 
-TODAY = datetime.now(UTC).date().isoformat()
+TODAY = utc_today().isoformat()
 
 
 @pytest.fixture(scope="module")
