@@ -1,4 +1,6 @@
-# Generated from images/matrix.toml by `nox -s generate`: edit that file, not this one.
+# Generated from images/matrix.toml for 2026-11-24 by `nox -s generate`: edit that file, not this one.
+# It defines the versions supported on that date. `nox -s build` takes each target's tags
+# from the matrix of its own build date, so `latest` follows the default version.
 
 variable "IMAGE_NAME" {
   default = "uvicorn-gunicorn"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bake.matrix import REPO_ROOT, Matrix
 from bake.rendering import template_environment
 from bake.tags import dated_tags, moving_tags
@@ -9,12 +11,23 @@ from bake.tags import dated_tags, moving_tags
 BAKE_FILE = REPO_ROOT / "docker-bake.hcl"
 # Dated tags are rendered with an HCL interpolation in place of the date.
 _HCL_DATE = "${DATE}"
+_TARGET = re.compile(r'^target "([^"]+)" \{$', re.MULTILINE)
+
+
+class BakeFileError(ValueError):
+    """docker-bake.hcl cannot build what was asked."""
 
 
 def render_bake_file(matrix: Matrix) -> str:
     template = template_environment().get_template("docker-bake.hcl.j2")
     return template.render(
+        generated_for=matrix.build_date,
         images=matrix.images,
         moving={image.tag: moving_tags(image) for image in matrix.images},
         dated={image.tag: dated_tags(image, _HCL_DATE) for image in matrix.images},
     )
+
+
+def bake_targets(text: str) -> set[str]:
+    """The names of the targets a bake file defines."""
+    return set(_TARGET.findall(text))

@@ -1,7 +1,8 @@
-"""The image matrix, read from images/matrix.toml."""
+"""The image matrix, read from images/matrix.toml, as it stands on one build date."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -11,6 +12,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MATRIX_FILE = REPO_ROOT / "images" / "matrix.toml"
 VARIANTS = ("full", "slim")
+VERSION_PATTERN = re.compile(r"^\d+\.\d+$")
 
 
 class MatrixError(ValueError):
@@ -24,6 +26,11 @@ class DebianSuite:
     expired_release_ok: bool = False
 
 
+def tag_of(python: str, variant: str) -> str:
+    """The moving tag of one version in one variant: `python3.11`, `python3.11-slim`."""
+    return f"python{python}" if variant == "full" else f"python{python}-{variant}"
+
+
 @dataclass(frozen=True)
 class Image:
     """One tag of the family: a CPython release in one variant, for several platforms."""
@@ -32,7 +39,7 @@ class Image:
     variant: str
     debian: DebianSuite | None  # None: no Debian suite ships this release
     platforms: tuple[str, ...]
-    is_default: bool
+    is_default: bool  # this version carries `latest` (full) and is the default slim tag tested emulated
 
     @property
     def variant_suffix(self) -> str:
@@ -41,7 +48,7 @@ class Image:
 
     @property
     def tag(self) -> str:
-        return f"python{self.python}{self.variant_suffix}"
+        return tag_of(self.python, self.variant)
 
     @property
     def target(self) -> str:
@@ -59,14 +66,32 @@ class RetiredVersion:
     eol: date
     last_date_tag: str | None
 
+    def __str__(self) -> str:
+        return f"python {self.python} reached end of life on {self.eol}"
+
 
 @dataclass(frozen=True)
 class Matrix:
+    """What is built on `build_date`: the images of every version not past its end of life."""
+
     images: tuple[Image, ...]
     retired: tuple[RetiredVersion, ...]
+    build_date: date
+    variants: tuple[str, ...]
+    default_python: str  # as the data file names it; it may be retired on `build_date`
 
     def by_tag(self) -> dict[str, Image]:
         return {image.tag: image for image in self.images}
+
+    @property
+    def latest_python(self) -> str | None:
+        """The version that carries `latest` on `build_date`; None when every version is retired."""
+        return next((image.python for image in self.images if image.is_default), None)
+
+    @property
+    def retired_default(self) -> RetiredVersion | None:
+        """`default_python` when it is past its end of life (then `latest` is on the newest version)."""
+        return next((version for version in self.retired if version.python == self.default_python), None)
 
 
 def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -92,36 +117,64 @@ def _eol(entry: dict[str, Any], where: str) -> date:
         raise MatrixError(f"{where}: 'eol' must be a date YYYY-MM-DD, got {value!r}") from None
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _versions(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The python entries, each with a valid version, no version twice, at least one version."""
+    entries = _require(data, "python", list, "matrix")
+    if not entries:
+        raise MatrixError("matrix: 'python' lists no version")
+    versions = [_require(entry, "version", str, "python entry") for entry in entries]
+    malformed = [version for version in versions if not VERSION_PATTERN.match(version)]
+    if malformed:
+        raise MatrixError(f"python entry: 'version' must be MAJOR.MINOR such as '3.11', got {malformed[0]!r}")
+    duplicated = sorted({version for version in versions if versions.count(version) > 1})
+    if duplicated:
+        raise MatrixError(f"matrix: python versions listed twice: {', '.join(duplicated)}")
+    return list(entries)
+
+
+def _suite_of(entry: dict[str, Any], suites: dict[str, DebianSuite], where: str) -> DebianSuite | None:
+    name = entry.get("debian")
+    if name is None:
+        return None
+    if name not in suites:
+        raise MatrixError(f"{where}: debian suite {name!r} has no [debian.{name}] table")
+    return suites[name]
+
+
 def parse_matrix(data: dict[str, Any], build_date: date) -> Matrix:
-    """The images of the releases that are not past their end of life on `build_date`."""
+    """The images of the releases that are not past their end of life on `build_date`. When
+    `default_python` is past its own, `latest` goes to the newest version still supported."""
     default = _require(data, "default_python", str, "matrix")
     platforms = tuple(_require(data, "platforms", list, "matrix"))
-    variants = _require(data, "variants", list, "matrix")
+    variants = tuple(_require(data, "variants", list, "matrix"))
     unknown = [variant for variant in variants if variant not in VARIANTS]
     if unknown:
         raise MatrixError(f"matrix: unknown variant {unknown[0]!r} (expected one of {', '.join(VARIANTS)})")
     suites = _suites(data)
-    images: list[Image] = []
+    entries = _versions(data)
+    if default not in {entry["version"] for entry in entries}:
+        raise MatrixError(f"matrix: default_python {default!r} is not one of the listed python versions")
+    supported: list[tuple[str, DebianSuite | None]] = []
     retired: list[RetiredVersion] = []
-    versions = [_require(entry, "version", str, "python entry") for entry in _require(data, "python", list, "matrix")]
-    duplicated = sorted({version for version in versions if versions.count(version) > 1})
-    if duplicated:
-        raise MatrixError(f"matrix: python versions listed twice: {', '.join(duplicated)}")
-    for entry in data["python"]:
+    for entry in entries:
         version = entry["version"]
-        where = f"python {version}"
-        eol = _eol(entry, where)
+        eol = _eol(entry, f"python {version}")
         if eol <= build_date:
             retired.append(RetiredVersion(version, eol, entry.get("last_date_tag")))
-            continue
-        suite_name = entry.get("debian")
-        if suite_name is not None and suite_name not in suites:
-            raise MatrixError(f"{where}: debian suite {suite_name!r} has no [debian.{suite_name}] table")
-        suite = suites[suite_name] if suite_name is not None else None
-        images += [Image(version, variant, suite, platforms, version == default) for variant in variants]
-    if not any(image.is_default for image in images):
-        raise MatrixError(f"matrix: default_python {default!r} is not a supported version on {build_date}")
-    return Matrix(tuple(images), tuple(retired))
+        else:
+            supported.append((version, _suite_of(entry, suites, f"python {version}")))
+    supported_versions = [version for version, _ in supported]
+    latest = default if default in supported_versions else max(supported_versions, key=_version_key, default=None)
+    images = tuple(
+        Image(version, variant, suite, platforms, version == latest)
+        for version, suite in supported
+        for variant in variants
+    )
+    return Matrix(images, tuple(retired), build_date, variants, default)
 
 
 def utc_today() -> date:

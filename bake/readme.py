@@ -15,14 +15,21 @@ class ReadmeError(ValueError):
     """The README lacks the markers around its generated section."""
 
 
+def _example_tag(matrix: Matrix) -> str:
+    """The tag the date-tag example names: the default slim one where there is one."""
+    return next((image.tag for image in reversed(matrix.images) if image.is_default), "")
+
+
 def render_tag_sections(matrix: Matrix) -> str:
     platforms = sorted({platform for image in matrix.images for platform in image.platforms})
     template = template_environment().get_template("readme-tags.md.j2")
     return template.render(
+        generated_for=matrix.build_date,
         images=matrix.images,
         moving={image.tag: moving_tags(image) for image in matrix.images},
         retired=matrix.retired,
         platforms=platforms,
+        example_tag=_example_tag(matrix),
     )
 
 

@@ -27,13 +27,14 @@ def dated_tags(image: Image, build_date: str) -> list[str]:
     return [f"{image.tag}-{build_date}"]
 
 
-def validate_date(value: str) -> str:
+def validate_date(value: str, setting: str = "DATE") -> str:
+    """`value` if it is a date YYYY-MM-DD; `setting` is what the user gave it as, for the message."""
     if not DATE_PATTERN.match(value):
-        raise TagError(f"DATE={value!r} is not a date of the form YYYY-MM-DD")
+        raise TagError(f"{setting}={value!r} is not a date of the form YYYY-MM-DD")
     try:
         date.fromisoformat(value)
     except ValueError:
-        raise TagError(f"DATE={value!r} is not a calendar date") from None
+        raise TagError(f"{setting}={value!r} is not a calendar date") from None
     return value
 
 

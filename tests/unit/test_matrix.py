@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
-from bake.matrix import MatrixError, RetiredVersion, load_matrix, parse_matrix
+from bake.matrix import MATRIX_FILE, MatrixError, RetiredVersion, load_matrix, parse_matrix
 
 BUILD_DATE = date(2026, 11, 24)
 
@@ -61,7 +61,12 @@ def _escaped(text: str) -> str:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"default_python": "3.10"}, "default_python '3.10' is not a supported version on 2026-11-24"),
+        ({"default_python": "3.9"}, "default_python '3.9' is not one of the listed python versions"),
+        ({"python": []}, "'python' lists no version"),
+        (
+            {"python": [{"version": "3.x", "eol": "2027-10-31"}]},
+            "'version' must be MAJOR.MINOR such as '3.11', got '3.x'",
+        ),
         ({"python": [{"version": "3.11", "eol": "2027-10-31", "debian": "sid"}]}, "'sid' has no [debian.sid]"),
         ({"variants": ["alpine"]}, "unknown variant 'alpine'"),
         ({"python": [{"version": "3.11", "eol": "soon"}]}, "'eol' must be a date"),
@@ -81,3 +86,50 @@ def test_the_committed_data_file_is_valid() -> None:
     matrix = load_matrix(BUILD_DATE)
     assert {"python3.11-slim", "python3.13", "python3.15-slim"} <= set(matrix.by_tag())
     assert [retired.python for retired in matrix.retired] == ["3.10"]
+
+
+def test_a_retired_default_hands_latest_to_the_newest_supported_version() -> None:
+    # Listed out of order: "newest" is by version number, not by place in the file.
+    data = _data(
+        default_python="3.10",
+        python=[
+            {"version": "3.13", "eol": "2029-10-31"},
+            {"version": "3.10", "eol": "2026-10-31"},
+            {"version": "3.12", "eol": "2028-10-31"},
+        ],
+    )
+    matrix = parse_matrix(data, BUILD_DATE)
+    assert matrix.latest_python == "3.13"
+    assert [image.tag for image in matrix.images if image.is_default] == ["python3.13", "python3.13-slim"]
+    assert matrix.retired_default == RetiredVersion("3.10", date(2026, 10, 31), None)
+    assert parse_matrix(data, date(2026, 10, 30)).latest_python == "3.10"
+    assert parse_matrix(data, date(2026, 10, 30)).retired_default is None
+
+
+def test_every_version_retired_leaves_an_empty_matrix_not_an_error() -> None:
+    matrix = parse_matrix(_data(), date(2028, 10, 31))
+    assert matrix.images == ()
+    assert matrix.latest_python is None
+    assert [version.python for version in matrix.retired] == ["3.10", "3.11", "3.12"]
+    assert matrix.build_date == date(2028, 10, 31)
+
+
+def test_a_retired_version_needs_no_debian_table_any_more() -> None:
+    data = _data(
+        python=[{"version": "3.9", "eol": "2025-10-31", "debian": "bullseye"}, {"version": "3.11", "eol": "2027-10-31"}]
+    )
+    assert [version.python for version in parse_matrix(data, BUILD_DATE).retired] == ["3.9"]
+
+
+def _end_of_life_dates() -> list[date]:
+    """Every end of life in the committed data file: all of its versions are retired by date.max."""
+    return sorted({version.eol for version in load_matrix(date.max, MATRIX_FILE).retired})
+
+
+@pytest.mark.parametrize("day_after", [eol + timedelta(days=1) for eol in _end_of_life_dates()], ids=str)
+def test_the_committed_data_file_loads_after_every_end_of_life(day_after: date) -> None:
+    matrix = load_matrix(day_after)
+    assert all(version.eol < day_after for version in matrix.retired)
+    assert all(image.python not in {version.python for version in matrix.retired} for image in matrix.images)
+    latest_holders = [image.tag for image in matrix.images if image.is_default and image.variant == "full"]
+    assert latest_holders == ([f"python{matrix.latest_python}"] if matrix.images else [])

@@ -5,11 +5,10 @@ from datetime import date
 import pytest
 
 from bake.matrix import Matrix, parse_matrix
-from bake.selection import SelectionError, select, valid_tags
+from bake.selection import Selection, SelectionError, select, select_current, valid_tags
 
 
-@pytest.fixture
-def matrix() -> Matrix:
+def _matrix(build_date: date) -> Matrix:
     return parse_matrix(
         {
             "default_python": "3.11",
@@ -18,8 +17,13 @@ def matrix() -> Matrix:
             "python": [{"version": "3.11", "eol": "2027-10-31"}, {"version": "3.13", "eol": "2029-10-31"}],
             "debian": {},
         },
-        date(2026, 11, 24),
+        build_date,
     )
+
+
+@pytest.fixture
+def matrix() -> Matrix:
+    return _matrix(date(2026, 11, 24))
 
 
 def test_nothing_named_selects_everything(matrix: Matrix) -> None:
@@ -44,3 +48,36 @@ def test_unknown_tag_lists_the_valid_ones(matrix: Matrix) -> None:
     )
     assert "\n" not in str(error.value)
     assert valid_tags(matrix) == ["python3.11", "latest", "python3.11-slim", "python3.13", "python3.13-slim"]
+
+
+def test_a_named_tag_of_a_retired_version_is_skipped_with_a_line() -> None:
+    selection = select_current(_matrix(date(2027, 11, 1)), ["python3.11-slim", "python3.13", "python3.11-slim"])
+    assert [image.tag for image in selection.images] == ["python3.13"]
+    assert selection.skipped == ["skipped: python3.11-slim is retired: python 3.11 reached end of life on 2027-10-31"]
+
+
+def test_only_retired_tags_named_select_nothing_not_everything() -> None:
+    selection = select_current(_matrix(date(2027, 11, 1)), ["python3.11"])
+    assert selection == Selection([], ["skipped: python3.11 is retired: python 3.11 reached end of life on 2027-10-31"])
+    assert len(select_current(_matrix(date(2027, 11, 1)), []).images) == 2
+
+
+def test_latest_follows_the_matrix_and_is_retired_with_the_last_version() -> None:
+    assert [image.tag for image in select(_matrix(date(2027, 11, 1)), ["latest"])] == ["python3.13"]
+    selection = select_current(_matrix(date(2029, 11, 1)), ["latest"])
+    assert selection.images == []
+    assert selection.skipped == ["skipped: latest is retired: python 3.13 reached end of life on 2029-10-31"]
+
+
+def test_select_refuses_a_retired_tag_and_says_why() -> None:
+    with pytest.raises(SelectionError) as error:
+        select(_matrix(date(2027, 11, 1)), ["python3.11-slim"])
+    assert str(error.value) == (
+        "python3.11-slim is retired: python 3.11 reached end of life on 2027-10-31; "
+        "valid tags: python3.13, latest, python3.13-slim"
+    )
+
+
+def test_unknown_tags_are_still_errors_when_nothing_is_supported() -> None:
+    with pytest.raises(SelectionError, match=r"^unknown tag 'python2\.7'; no tag is supported on 2029-11-01$"):
+        select_current(_matrix(date(2029, 11, 1)), ["python2.7"])

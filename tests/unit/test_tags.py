@@ -40,3 +40,8 @@ def test_valid_dates(value: str) -> None:
 def test_invalid_dates_name_the_setting(value: str) -> None:
     with pytest.raises(TagError, match=r"^DATE="):
         validate_date(value)
+
+
+def test_an_invalid_date_names_the_setting_it_came_from() -> None:
+    with pytest.raises(TagError, match=r"^--date='2027-13-01' is not a calendar date$"):
+        validate_date("2027-13-01", "--date")
