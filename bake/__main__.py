@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import requests
 from python_on_whales import DockerException
@@ -14,14 +17,18 @@ from python_on_whales import DockerException
 from bake.bases import BaseMode, base_available
 from bake.build import BuildSettings, build
 from bake.ca_bundle import CaBundleError, find_ca_bundle
+from bake.date_tag import DateTagError
 from bake.debian_sources import MirrorError
 from bake.describe import update_description
-from bake.hcl import BAKE_FILE, render_bake_file
-from bake.matrix import REPO_ROOT, Image, MatrixError, load_matrix, utc_today
-from bake.merge import merge
-from bake.publish import PublishError, plan_publication, publish
-from bake.readme import README, ReadmeError, with_tag_sections
-from bake.selection import SelectionError, select
+from bake.generated import COMMITTED_FILES, generate, generated_matrix
+from bake.hcl import BakeFileError
+from bake.matrix import REPO_ROOT, Image, Matrix, MatrixError, load_matrix, utc_today
+from bake.merge import merge_all, plan_merge, sources_by_tag
+from bake.platforms import UNAME_MACHINE
+from bake.publish import PublishError, plan_publication, publish, stage
+from bake.readme import README, ReadmeError
+from bake.retirement import latest_line, nothing_left_line, retired_lines, stale_line
+from bake.selection import Selection, SelectionError, select_current
 from bake.standin import StandinError
 from bake.tags import TagError, image_references, validate_date
 
@@ -33,7 +40,9 @@ class UsageError(ValueError):
 
 
 USER_ERRORS = (
+    BakeFileError,
     CaBundleError,
+    DateTagError,
     MatrixError,
     MirrorError,
     PublishError,
@@ -43,6 +52,14 @@ USER_ERRORS = (
     TagError,
     UsageError,
 )
+
+
+def _date_option(command: argparse.ArgumentParser, meaning: str) -> None:
+    command.add_argument(
+        "--date",
+        default=os.environ.get("DATE") or utc_today().isoformat(),
+        help=f"{meaning}, YYYY-MM-DD (env DATE; default today, UTC)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,15 +72,17 @@ def _parser() -> argparse.ArgumentParser:
         "--api", default=os.environ.get("DOCKERHUB_API"), help="the Hub API's base URL (env DOCKERHUB_API)"
     )
 
-    generate = commands.add_parser("generate", help="write docker-bake.hcl from images/matrix.toml")
-    generate.add_argument("--check", action="store_true", help="only check that docker-bake.hcl is up to date")
+    generate = commands.add_parser("generate", help="write docker-bake.hcl and the README's tag sections")
+    generate.add_argument("--check", action="store_true", help="only check that they are up to date")
+    _date_option(generate, "the date whose matrix they hold")
 
     for name, help_text in (
         ("plan", "print what a build would make"),
         ("build", "build and load images"),
         ("select", "print the selected tags, one a line"),
         ("publish", "push the built and tested images to a registry"),
-        ("merge", "merge single-platform images, pushed by digest, into one multi-platform tag"),
+        ("stage", "push built and tested single-platform images by digest, for a merge"),
+        ("merge", "merge the staged single-platform images into one multi-platform index per tag"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("tags", nargs="*", metavar="TAG", help="tags to act on (default: all)")
@@ -72,22 +91,37 @@ def _parser() -> argparse.ArgumentParser:
             default=os.environ.get("IMAGE_NAME") or DEFAULT_IMAGE_NAME,
             help="repository of the tags, with any registry prefix (env IMAGE_NAME; default %(default)s)",
         )
-        command.add_argument(
-            "--date",
-            default=os.environ.get("DATE") or utc_today().isoformat(),
-            help="date of the date tags, YYYY-MM-DD (env DATE; default today, UTC)",
-        )
+        _date_option(command, "the build date: of the date tags, and whose matrix is built")
         command.add_argument(
             "--base",
             default=os.environ.get("BASE") or BaseMode.AUTO.value,
             help="base images: auto, official or standin (env BASE; default %(default)s)",
         )
+        command.add_argument(
+            "--quiet",
+            action="store_true",
+            help="leave out the lines about retired versions and generated files (another command says them)",
+        )
         if name == "select":
             command.add_argument("--buildable", action="store_true", help="only tags whose base can be had here")
-        if name == "merge":
-            command.add_argument("--to", required=True, help="repository of the merged tags")
+        if name in ("build", "stage"):
             command.add_argument(
-                "--source", action="append", required=True, help="an image by digest: repository@sha256:... (repeat)"
+                "--platform",
+                required=name == "stage",
+                choices=sorted(UNAME_MACHINE),
+                help="only this platform (a native runner's); default: every platform of the tag",
+            )
+        if name in ("stage", "merge"):
+            command.add_argument("--to", required=True, help="repository of the staged or merged images")
+            command.add_argument(
+                "--digests",
+                required=True,
+                type=Path,
+                action="append" if name == "merge" else "store",
+                help=(
+                    "JSON file {tag: repository@sha256:...} that stage writes and merge reads (merge: one per "
+                    "platform, repeat)"
+                ),
             )
         if name == "publish":
             command.add_argument(
@@ -98,25 +132,6 @@ def _parser() -> argparse.ArgumentParser:
             )
             command.add_argument("--dry-run", action="store_true", help="print what would be pushed; push nothing")
     return parser
-
-
-def _generate(check: bool) -> int:
-    matrix = load_matrix()
-    readme = README.read_text()
-    stale = 0
-    for path, current, rendered in (
-        (BAKE_FILE, BAKE_FILE.read_text() if BAKE_FILE.exists() else "", render_bake_file(matrix)),
-        (README, readme, with_tag_sections(readme, matrix)),
-    ):
-        if rendered == current:
-            print(f"{path.name} is up to date")
-        elif check:
-            print(f"error: {path.name} is out of date with images/matrix.toml; run: nox -s generate")
-            stale += 1
-        else:
-            path.write_text(rendered)
-            print(f"wrote {path.name}")
-    return 1 if stale else 0
 
 
 def plan_line(image: Image, image_name: str, build_date: str) -> str:
@@ -148,23 +163,49 @@ def _select(args: argparse.Namespace, images: list[Image], build_date: str) -> i
     return 0
 
 
+def _on_platform(images: list[Image], platform: str | None) -> list[Image]:
+    return [replace(image, platforms=(platform,)) for image in images] if platform else images
+
+
 def _build(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+    images = _on_platform(images, args.platform)
     settings = BuildSettings(args.image_name, build_date, base_mode(args.base), find_ca_bundle())
     left_out = build(images, settings)
     return 2 if left_out and args.tags else 0  # a tag asked for by name could not be built
 
 
 def _publish(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
-    publications = [plan_publication(image, args.image_name, args.to, build_date) for image in images]
-    for image, publication in zip(images, publications, strict=True):
-        publish(publication, image.platforms, args.dry_run)
+    publish([plan_publication(image, args.image_name, args.to, build_date) for image in images], args.dry_run)
     return 0
 
 
+def _stage(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+    publications = [
+        plan_publication(image, args.image_name, args.to, build_date) for image in _on_platform(images, args.platform)
+    ]
+    # One line: the workflow hands it on as a job output.
+    args.digests.write_text(json.dumps(stage(publications), sort_keys=True) + "\n")
+    return 0
+
+
+def _read_digests(path: Path) -> dict[str, str]:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"--digests={str(path)!r} cannot be read: {error}") from None
+    if not isinstance(loaded, dict) or not all(isinstance(value, str) for value in loaded.values()):
+        raise UsageError(f"--digests={str(path)!r} is not a JSON object of tag: repository@sha256:...")
+    return loaded
+
+
 def _merge(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
-    if len(images) != 1:
-        raise UsageError("merge takes exactly one tag")
-    merge(images[0], args.to, build_date, args.source)
+    sources = sources_by_tag([_read_digests(path) for path in args.digests])
+    if not args.tags:  # every tag the runners staged, not every tag of the matrix
+        images = [image for image in images if image.tag in sources]
+    missing = [image.tag for image in images if image.tag not in sources]
+    if missing or not images:
+        raise UsageError(f"no staged images of {', '.join(missing) or 'any tag'} in the --digests files")
+    merge_all([plan_merge(image, args.to, sources[image.tag]) for image in images], build_date)
     return 0
 
 
@@ -185,7 +226,14 @@ def _describe(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"plan": _plan, "select": _select, "build": _build, "publish": _publish, "merge": _merge}
+COMMANDS = {
+    "plan": _plan,
+    "select": _select,
+    "build": _build,
+    "publish": _publish,
+    "stage": _stage,
+    "merge": _merge,
+}
 
 
 def reporting_errors(command: Callable[[], int], more_user_errors: tuple[type[Exception], ...] = ()) -> int:
@@ -204,14 +252,34 @@ def reporting_errors(command: Callable[[], int], more_user_errors: tuple[type[Ex
         return 1
 
 
+def notices(matrix: Matrix, selection: Selection) -> list[str]:
+    """What this run has to say about time having passed: versions retired since the generated
+    files' date, where `latest` went, whether those files lag the calendar, named tags skipped."""
+    generated = generated_matrix(COMMITTED_FILES)
+    lines = [
+        *retired_lines(matrix, generated.build_date if generated else None),
+        latest_line(matrix),
+        stale_line(generated, matrix, [file.name for file in COMMITTED_FILES]),
+        *selection.skipped,
+        None if selection.images else nothing_left_line(matrix),
+    ]
+    return [line for line in lines if line]
+
+
 def _run(args: argparse.Namespace) -> int:
-    if args.command == "generate":
-        return _generate(args.check)
     if args.command == "describe":
         return _describe(args)
     build_date = validate_date(args.date)
-    images = select(load_matrix(date.fromisoformat(build_date)), args.tags)
-    return COMMANDS[args.command](args, images, build_date)
+    if args.command == "generate":
+        return generate(date.fromisoformat(build_date), args.check, COMMITTED_FILES)
+    matrix = load_matrix(date.fromisoformat(build_date))
+    selection = select_current(matrix, args.tags)
+    if not args.quiet:
+        for line in notices(matrix, selection):
+            print(line, file=sys.stderr, flush=True)
+    if not selection.images:
+        return 0
+    return COMMANDS[args.command](args, selection.images, build_date)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

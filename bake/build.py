@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -11,8 +14,9 @@ from typing import Any
 from python_on_whales import docker
 
 from bake.bases import Base, BaseMode, choose_base
-from bake.hcl import BAKE_FILE
+from bake.hcl import BAKE_FILE, BakeFileError, bake_targets
 from bake.matrix import Image
+from bake.retirement import GENERATE_COMMAND
 from bake.standin import NeedsRegistry
 from bake.tags import image_references
 
@@ -61,11 +65,36 @@ def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
     return plan
 
 
-def _bake(plan: BasePlan, settings: BuildSettings, bake_file: Path, **options: Any) -> Any:
+def targets_override(images: Sequence[Image], settings: BuildSettings) -> dict[str, Any]:
+    """A bake definition that gives each target the tags of the build date's matrix, whatever
+    date docker-bake.hcl was generated for (`latest` is where the matrix of that day puts it),
+    and the image's platforms (one alone, on a native runner)."""
+    return {
+        "target": {
+            image.target: {
+                "tags": image_references(image, settings.image_name, settings.build_date),
+                "platforms": list(image.platforms),
+            }
+            for image in images
+        }
+    }
+
+
+@contextlib.contextmanager
+def _bake_files(plan: BasePlan, settings: BuildSettings, bake_file: Path) -> Iterator[list[str | Path]]:
+    """`bake_file` and, merged over it, a file of the tags and platforms. Lists cannot go through
+    `--set`: bake takes one tag per `--set`, and python-on-whales passes one `--set` per field."""
+    with tempfile.TemporaryDirectory(prefix="bake-targets-") as directory:
+        targets_file = Path(directory) / "targets.json"
+        targets_file.write_text(json.dumps(targets_override(plan.buildable, settings), indent=2))
+        yield [bake_file, targets_file]
+
+
+def _bake(plan: BasePlan, settings: BuildSettings, files: list[str | Path], **options: Any) -> Any:
     """Bakes and loads the plan's buildable images; `options` go to buildx bake as they are."""
     return docker.buildx.bake(
         targets=[image.target for image in plan.buildable],
-        files=[bake_file],
+        files=files,
         load=True,
         set=plan.base_overrides,
         variables=settings.variables,
@@ -78,17 +107,28 @@ def bake_streaming(
 ) -> Iterator[str]:
     """Bakes the plan's images with plain progress, yielding each line of the build log.
     The build context is the working directory, as with every bake of this file."""
-    lines = _bake(plan, settings, bake_file, cache=use_cache, progress="plain", stream_logs=True)
-    assert not isinstance(lines, dict)
-    yield from lines
+    with _bake_files(plan, settings, bake_file) as files:
+        lines = _bake(plan, settings, files, cache=use_cache, progress="plain", stream_logs=True)
+        assert not isinstance(lines, dict)
+        yield from lines
+
+
+def check_targets(images: Sequence[Image], bake_file: Path = BAKE_FILE) -> None:
+    """Every image has its target in `bake_file`, which may predate an edit of the matrix."""
+    defined = bake_targets(bake_file.read_text()) if bake_file.exists() else set()
+    missing = [image.target for image in images if image.target not in defined]
+    if missing:
+        raise BakeFileError(f"{bake_file.name} has no target {', '.join(missing)}; run: {GENERATE_COMMAND}")
 
 
 def build(images: Sequence[Image], settings: BuildSettings) -> list[str]:
     """Builds what it can of `images`; returns one line for each image it had to leave out."""
+    check_targets(images)
     plan = plan_bases(images, settings.base_mode)
     if not plan.buildable:
         return plan.left_out
-    _bake(plan, settings, BAKE_FILE)
+    with _bake_files(plan, settings, BAKE_FILE) as files:
+        _bake(plan, settings, files)
     for image in plan.buildable:
         references = image_references(image, settings.image_name, settings.build_date)
         image_id = docker.image.inspect(references[0]).id

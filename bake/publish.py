@@ -17,9 +17,10 @@ from typing import Any
 from python_on_whales import DockerException, docker
 from python_on_whales.utils import run
 
+from bake.date_tag import choose_date_tag
 from bake.matrix import Image
 from bake.platforms import UNAME_MACHINE
-from bake.tags import image_references
+from bake.tags import moving_tags
 
 
 class PublishError(RuntimeError):
@@ -28,17 +29,22 @@ class PublishError(RuntimeError):
 
 @dataclass(frozen=True)
 class Publication:
+    image: Image
     source: str  # the tested local reference
     digest: str  # its index digest
-    targets: tuple[str, ...]  # every reference it is published as
+    repository: str  # where it is published
+    build_date: str
+
+    @property
+    def moving_targets(self) -> list[str]:
+        return [f"{self.repository}:{tag}" for tag in moving_tags(self.image)]
 
 
-def plan_publication(image: Image, source_name: str, target_name: str, build_date: str) -> Publication:
+def plan_publication(image: Image, source_name: str, repository: str, build_date: str) -> Publication:
     source = f"{source_name}:{image.tag}"
     if not docker.image.exists(source):
         raise PublishError(f"{source} is not in the local image store; build and test it first")
-    digest = docker.image.inspect(source).id
-    return Publication(source, digest, tuple(image_references(image, target_name, build_date)))
+    return Publication(image, source, docker.image.inspect(source).id, repository, build_date)
 
 
 def check_platforms(source: str, platforms: Sequence[str]) -> None:
@@ -99,6 +105,16 @@ def _read_index(reference: str) -> tuple[str, dict[str, str]]:
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest(), manifests
 
 
+def registry_digest(reference: str) -> str | None:
+    """The index digest the registry holds under `reference`; None when there is no such tag."""
+    try:
+        return _read_index(reference)[0]
+    except DockerException as error:
+        if "not found" in f"{error.stderr}{error.stdout}".lower():
+            return None
+        raise
+
+
 def platform_manifests(reference: str) -> dict[str, str]:
     return _read_index(reference)[1]
 
@@ -121,11 +137,39 @@ def check_in_registry(target: str, platforms: Sequence[str], action: str, expect
     return digest
 
 
-def publish(publication: Publication, platforms: Sequence[str], dry_run: bool) -> None:
-    check_platforms(publication.source, platforms)
+def publish(publications: Sequence[Publication], dry_run: bool) -> None:
+    """Checks every platform of every image, then pushes all date tags, then all moving tags:
+    no tag moves before every image is known complete, and a moving tag never points at an
+    index that has no date tag."""
+    for publication in publications:
+        check_platforms(publication.source, publication.image.platforms)
+    date_tags = [choose_date_tag(p.image, p.repository, p.build_date, p.digest, registry_digest) for p in publications]
     if dry_run:
-        print(f"would push {publication.source} ({publication.digest}) as {', '.join(publication.targets)}")
+        for publication, date_tag in zip(publications, date_tags, strict=True):
+            targets = [date_tag.reference, *publication.moving_targets]
+            print(f"would push {publication.source} ({publication.digest}) as {', '.join(targets)}")
         return
-    for target in publication.targets:
+    for publication, date_tag in zip(publications, date_tags, strict=True):
+        if not date_tag.already_there:
+            push_as(publication.source, date_tag.reference)
+        check_in_registry(date_tag.reference, publication.image.platforms, "pushed", publication.digest)
+    for publication in publications:
+        for target in publication.moving_targets:
+            push_as(publication.source, target)
+            check_in_registry(target, publication.image.platforms, "pushed", publication.digest)
+
+
+def stage(publications: Sequence[Publication]) -> dict[str, str]:
+    """The native-runner pattern's first step: each runner pushes the single-platform images it
+    built and tested to a staging repository, and hands their digests to the merge; no public tag
+    is written. Returns {tag: repository@sha256:...}."""
+    for publication in publications:
+        check_platforms(publication.source, publication.image.platforms)
+    staged: dict[str, str] = {}
+    for publication in publications:
+        slug = "-".join(platform.replace("/", "-") for platform in publication.image.platforms)
+        target = f"{publication.repository}:{publication.image.tag}-{slug}"
         push_as(publication.source, target)
-        check_in_registry(target, platforms, "pushed", expected_digest=publication.digest)
+        check_in_registry(target, publication.image.platforms, "staged", publication.digest)
+        staged[publication.image.tag] = f"{publication.repository}@{publication.digest}"
+    return staged

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -25,10 +25,11 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 @dataclass(frozen=True)
 class ImageUnderTest:
-    spec: Image
+    spec: Image  # with --platform, narrowed to those platforms
     reference: str
     # Containers are started from the id, never the tag, so that a missing tag cannot trigger a pull.
     image_id: str
+    in_matrix: Image  # the tag as the matrix has it, with every platform a release needs
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -101,11 +102,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def image(pytestconfig: pytest.Config) -> ImageUnderTest:
-    spec = _spec(pytestconfig)
+    """The tag under test; with --platform, an image of those platforms only (as a native
+    runner builds it), so that publishing and rebuilds in the tests use just those."""
+    in_matrix = spec = _spec(pytestconfig)
+    if pytestconfig.getoption("--platform"):
+        spec = replace(spec, platforms=tuple(pytestconfig.getoption("--platform")))
     reference = f"{pytestconfig.getoption('--image-name')}:{spec.tag}"
     if not docker.image.exists(reference):
         pytest.fail(f"{reference} is not in the local image store; build it first: nox -s build -- {spec.tag}")
-    return ImageUnderTest(spec, reference, docker.image.inspect(reference).id)
+    return ImageUnderTest(spec, reference, docker.image.inspect(reference).id, in_matrix)
 
 
 @dataclass
@@ -163,8 +168,7 @@ def rebuild(
         f"{target}.args.BASE_IMAGE": base_of(image.reference),
         **{f"{target}.args.{name}": value for name, value in (args or {}).items()},
     }
-    if platform:
-        overrides[f"{target}.platform"] = platform
+    overrides[f"{target}.platform"] = platform or ",".join(image.spec.platforms)
     docker.buildx.bake(
         targets=[target], files=[BAKE_FILE], set=overrides, variables=dict(variables or {}), load=True, progress=False
     )

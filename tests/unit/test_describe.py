@@ -13,6 +13,7 @@ import requests
 
 from bake.describe import MAX_DESCRIPTION, update_description
 from bake.publish import PublishError
+from bake.readme import README
 
 
 class FakeHub(BaseHTTPRequestHandler):
@@ -73,3 +74,8 @@ def test_a_readme_too_long_for_the_hub_is_refused_not_cut(hub: str) -> None:
     with requests.Session() as session, pytest.raises(PublishError, match="Docker Hub takes at most"):
         update_description(hub, "acme/x", "bot", "right", "x" * (MAX_DESCRIPTION + 1), session)
     assert FakeHub.requests_seen == []
+
+
+def test_the_readme_fits_the_hubs_limit() -> None:
+    """The publishing workflow sets the Hub description from README.md and refuses a longer one."""
+    assert len(README.read_text()) <= MAX_DESCRIPTION, "move maintainer documentation to docs/"

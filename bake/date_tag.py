@@ -1,0 +1,53 @@
+"""The date tag of a release: written once, never moved.
+
+A date tag names one index for good. A second release of the same image on the same UTC
+day either finds its own index already there (a retried run: the tag is kept as it is)
+or takes the next free serial: `python3.11-slim-2026-11-24`, then `...-2026-11-24.2`,
+`.3`, and so on. A published date tag never points at other content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from bake.matrix import Image
+from bake.tags import dated_tags
+
+# Far more releases of one image in one day than any schedule makes; past it, something loops.
+MAX_SERIAL = 99
+
+# Reads the index digest a registry holds under a reference; None when the tag does not exist.
+DigestReader = Callable[[str], "str | None"]
+
+
+class DateTagError(RuntimeError):
+    """No date tag is left for a release on that day."""
+
+
+@dataclass(frozen=True)
+class DateTag:
+    reference: str
+    already_there: bool  # the registry holds this very index under the tag: nothing to push
+
+
+def date_tag_candidates(image: Image, repository: str, build_date: str) -> Iterator[str]:
+    """The date tags a release of `image` on `build_date` may take, in order of preference."""
+    (first,) = dated_tags(image, build_date)
+    yield f"{repository}:{first}"
+    for serial in range(2, MAX_SERIAL + 1):
+        yield f"{repository}:{first}.{serial}"
+
+
+def choose_date_tag(image: Image, repository: str, build_date: str, digest: str, read: DigestReader) -> DateTag:
+    """The first candidate that is free or already holds `digest`; one line says which and why."""
+    for reference in date_tag_candidates(image, repository, build_date):
+        present = read(reference)
+        if present is None:
+            print(f"date tag {reference}: new", flush=True)
+            return DateTag(reference, already_there=False)
+        if present == digest:
+            print(f"date tag {reference}: already holds {digest}; kept", flush=True)
+            return DateTag(reference, already_there=True)
+        print(f"date tag {reference}: holds another index ({present}); it never moves", flush=True)
+    raise DateTagError(f"{image.tag}: every date tag of {build_date} up to .{MAX_SERIAL} is taken in {repository}")

@@ -1,0 +1,135 @@
+"""Runs the GitHub workflows here, end to end, with act in self-hosted mode:
+
+    python -m bake.workflow_run TAG        (nox -s workflows -- TAG)
+
+ci.yml runs as on a push; publish.yml as a manual run limited to TAG, publishing to a local
+registry that stands in for Docker Hub and setting the description on a local stand-in
+for the Hub API. Both GitHub runner labels map to this host, so the arm64 job runs here
+under QEMU. Afterwards the registry must hold TAG and its date tag as one index with
+every platform, and the stand-in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bake.local_registry import LocalRegistryError, local_registry
+from bake.matrix import REPO_ROOT, MatrixError, load_matrix, utc_today
+from bake.publish import PublishError, registry_digest_and_platforms
+from bake.selection import SelectionError, select
+from bake.workflow_run.actions import ActionCopyError, local_copy, pinned_actions
+from bake.workflow_run.hub_standin import hub_standin
+
+RUNNER_LABELS = ("ubuntu-24.04", "ubuntu-24.04-arm")
+HUB_REPOSITORY = "acme/uvicorn-gunicorn"
+DEFAULT_ACTION_CACHE = Path(os.environ.get("UVICORN_GUNICORN_CACHE", "/var/cache/uvicorn-gunicorn")) / "actions"
+# Images the workflows build here get their own name, so the host's own tags are left alone.
+IMAGE_NAME = "uvicorn-gunicorn-workflows"
+
+
+class WorkflowRunError(RuntimeError):
+    """A workflow failed, or did not publish what it should have."""
+
+
+def _act_options(registry: str, hub: str) -> list[str]:
+    sources = os.environ.get("ACTIONS_SOURCES")
+    options = ["--concurrent-jobs", "1"]  # one host plays every runner: jobs take turns
+    for label in RUNNER_LABELS:
+        options += ["-P", f"{label}=-self-hosted"]
+    for action in pinned_actions():
+        copy = local_copy(action, DEFAULT_ACTION_CACHE, Path(sources) if sources else None)
+        options += ["--local-repository", f"{action.reference}={copy}"]
+    variables = {
+        "BASE": "standin",  # no registry serves the official bases here
+        "SBOM": "false",  # BuildKit's SBOM scanner is an image that cannot be pulled here
+        "PUBLISH_TO": f"{registry}/uvicorn-gunicorn",
+        "PUBLISH_REGISTRY": registry,
+        "DOCKERHUB_REPOSITORY": HUB_REPOSITORY,
+        "DOCKERHUB_API": hub,
+    }
+    for name, value in variables.items():
+        options += ["--var", f"{name}={value}"]
+    for name in ("REGISTRY_USERNAME", "REGISTRY_TOKEN"):
+        options += ["--secret", f"{name}=stand-in"]
+    return [*options, "--env", f"IMAGE_NAME={IMAGE_NAME}"]
+
+
+def _run_act(name: str, event: str, options: Sequence[str]) -> float:
+    started = time.monotonic()
+    print(f"workflows: {name}.yml ({event}) starting", flush=True)
+    command = ["act", event, "-W", f".github/workflows/{name}.yml", *options]
+    if subprocess.run(command, cwd=REPO_ROOT).returncode != 0:
+        raise WorkflowRunError(f"{name}.yml failed under act after {time.monotonic() - started:.0f} s")
+    return time.monotonic() - started
+
+
+def _check_published(repository: str, tag: str, platforms: Sequence[str], build_date: str) -> str:
+    moving = registry_digest_and_platforms(f"{repository}:{tag}")
+    dated = registry_digest_and_platforms(f"{repository}:{tag}-{build_date}")
+    if moving != dated:
+        raise WorkflowRunError(f"{repository}:{tag} and its date tag {build_date} are different indexes")
+    if moving[1] != set(platforms):
+        raise WorkflowRunError(f"{repository}:{tag} holds {', '.join(sorted(moving[1]))}")
+    return moving[0]
+
+
+def run(tag: str, only: str | None) -> None:
+    for tool in ("act", "sudo", "node"):
+        if shutil.which(tool) is None:
+            raise WorkflowRunError(f"{tool} is not on PATH (nox -s workflows installs what it needs)")
+    build_date = os.environ.get("DATE") or utc_today().isoformat()
+    (image,) = select(load_matrix(), [tag])
+    with (
+        tempfile.TemporaryDirectory(prefix="workflows-registry-") as storage,
+        local_registry(Path(storage)) as registry,
+        hub_standin() as (hub, record),
+    ):
+        options = _act_options(registry, hub)
+        times: dict[str, float] = {}
+        if only in (None, "ci"):
+            times["ci"] = _run_act("ci", "push", options)
+        if only in (None, "publish"):
+            times["publish"] = _run_act(
+                "publish",
+                "workflow_dispatch",
+                [*options, "--input", f"tags={image.tag}", "--env", f"DATE={build_date}"],
+            )
+            digest = _check_published(f"{registry}/uvicorn-gunicorn", image.tag, image.platforms, build_date)
+            print(f"workflows: published {image.tag} and {image.tag}-{build_date} as {digest}", flush=True)
+            if record.descriptions.get(HUB_REPOSITORY) != (REPO_ROOT / "README.md").read_text():
+                raise WorkflowRunError("the Hub stand-in did not receive README.md as the description")
+            print(f"workflows: Hub description of {HUB_REPOSITORY} set from README.md", flush=True)
+    for name, seconds in times.items():
+        print(f"workflows: {name}.yml passed in {seconds:.0f} s", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bake.workflow_run", description=__doc__)
+    parser.add_argument("tag", help="the one tag publish.yml is limited to, e.g. python3.11-slim")
+    parser.add_argument("--only", choices=("ci", "publish"), help="run only this workflow")
+    args = parser.parse_args(argv)
+    try:
+        run(args.tag, args.only)
+    except (
+        ActionCopyError,
+        LocalRegistryError,
+        MatrixError,
+        PublishError,
+        SelectionError,
+        WorkflowRunError,
+    ) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
