@@ -123,14 +123,16 @@ class ChildImages:
 
     def build(self, platform: str, files: Mapping[str, str], dockerfile_tail: str = "") -> str:
         """The id of an image with `files` (paths under /app) added; built once per content and platform."""
-        key = hashlib.sha256(repr((sorted(files.items()), dockerfile_tail, platform)).encode()).hexdigest()[:16]
+        content = (sorted(files.items()), dockerfile_tail, platform, self.parent.image_id)
+        key = hashlib.sha256(repr(content).encode()).hexdigest()[:16]
         if key not in self.built:
             context = self.workspace / key
             for name, text in files.items():
                 (context / "app" / name).parent.mkdir(parents=True, exist_ok=True)
                 (context / "app" / name).write_text(text)
             (context / "Dockerfile").write_text(f"FROM {self.parent.reference}\nCOPY app/ /app/\n{dockerfile_tail}")
-            tag = f"uvicorn-gunicorn-test/child:{key}"
+            # The pid keeps test sessions running side by side from removing each other's children.
+            tag = f"uvicorn-gunicorn-test/child:{key}-{os.getpid()}"
             docker.buildx.build(context, platforms=[platform], tags=[tag], load=True, progress=False)
             self.built[key] = tag
         return docker.image.inspect(self.built[key]).id
