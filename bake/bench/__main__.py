@@ -23,24 +23,25 @@ from bake.bench.limits import LIMITS, WORKERS_PER_CORE, measure_limit
 from bake.bench.machine import describe_machine
 from bake.bench.report import write_report
 from bake.bench.server import ServerError
-from bake.bench.startup import measure_startup
+from bake.bench.startup import compare_with_bare_gunicorn, measure_startup
 from bake.bench.throughput import configurations, measure_configuration
 from bake.bench.wrk import CONNECTIONS, LoadError
 from bake.build import BuildSettings, build, plan_bases
 from bake.ca_bundle import find_ca_bundle
 from bake.local_registry import local_registry
 from bake.matrix import REPO_ROOT, load_matrix, utc_today
+from bake.platforms import PLATFORM_OF_MACHINE
 from bake.selection import select
 
 DOCS = REPO_ROOT / "docs"
 SWEEP = (1, 2, 4, 8)
-FULL = {"seconds": 10.0, "startup_runs": 5}
-SHORT = {"seconds": 3.0, "startup_runs": 3}
+FULL = {"seconds": 10.0, "startup_runs": 5, "comparison_runs": 15}
+SHORT = {"seconds": 3.0, "startup_runs": 3, "comparison_runs": 7}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bake.bench", description=__doc__)
-    parser.add_argument("tag", nargs="?", default="python3.11-slim", help="the tag measured (default %(default)s)")
+    parser.add_argument("tag", nargs="?", help="the tag measured (default: the default version's slim tag)")
     parser.add_argument("--short", action="store_true", help="shorter loads, fewer runs, no cold matrix build")
     parser.add_argument("--output", type=Path, default=DOCS, help="where the report goes (default docs/)")
     return parser
@@ -50,7 +51,7 @@ def _log(message: str) -> None:
     print(f"bench: {message}", flush=True)
 
 
-def run_benchmarks(tag: str, short: bool) -> dict[str, Any]:
+def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
     mode = SHORT if short else FULL
     seconds, startup_runs = float(mode["seconds"]), int(mode["startup_runs"])
     today = utc_today().isoformat()
@@ -58,8 +59,8 @@ def run_benchmarks(tag: str, short: bool) -> dict[str, Any]:
     chosen_base = base_mode(os.environ.get("BASE") or BaseMode.AUTO.value)
     settings = BuildSettings(image_name, today, chosen_base, find_ca_bundle())
     matrix = load_matrix()
-    (image,) = select(matrix, [tag])
-    _log(f"building {tag} (what the measurements run)")
+    (image,) = select(matrix, [tag]) if tag else [i for i in matrix.images if i.is_default and i.variant == "slim"]
+    _log(f"building {image.tag} (what the measurements run)")
     build([image], settings)
     reference = f"{image_name}:{image.tag}"
 
@@ -67,7 +68,7 @@ def run_benchmarks(tag: str, short: bool) -> dict[str, Any]:
         "command": "nox -s bench" + (" -- --short" if short else ""),
         "date": today,
         "short": short,
-        "tag": tag,
+        "tag": image.tag,
         "seconds_per_load": seconds,
         "connections": CONNECTIONS,
         "machine": asdict(describe_machine(REPO_ROOT)),
@@ -89,6 +90,10 @@ def run_benchmarks(tag: str, short: bool) -> dict[str, Any]:
     for platform in image.platforms:
         _log(f"start-up: {platform}")
         results["startup"].append(asdict(measure_startup(reference, platform, startup_runs)))
+    native = PLATFORM_OF_MACHINE[os.uname().machine]
+    _log(f"start-up against a bare Gunicorn start: {native}")
+    comparison = compare_with_bare_gunicorn(reference, native, int(mode["comparison_runs"]))
+    results["startup_vs_bare"] = asdict(comparison) | {"ratio": comparison.ratio}
 
     sized = [image] if short else [candidate for candidate in matrix.images if _is_built(image_name, candidate.tag)]
     results["sizes"] = []
@@ -98,7 +103,7 @@ def run_benchmarks(tag: str, short: bool) -> dict[str, Any]:
             results["sizes"] += [asdict(size) for size in measure_added_size(registry, image_name, candidate.tag)]
 
     plan = plan_bases([image], settings.base_mode)
-    results["build"] = [asdict(cost) for cost in measure_build_cost(plan, settings, tag)]
+    results["build"] = [asdict(cost) for cost in measure_build_cost(plan, settings, image.tag)]
     dates = [today, OTHER_DATE]
     if not short:
         matrix_plan = plan_bases(matrix.images, settings.base_mode)

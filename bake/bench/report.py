@@ -89,6 +89,15 @@ def summarize(results: Results) -> dict[str, Any]:
             ", ".join(f"{size['tag']} {size['platform']}: {size['compressed'] / 10**6:.1f} MB" for size in slim_sizes),
         ),
     ]
+    if "startup_vs_bare" in results:
+        ratio = float(results["startup_vs_bare"]["ratio"])
+        targets.append(
+            (
+                "start-up from `docker run` to the first 200 <= a bare Gunicorn start of the same image",
+                ratio <= 1.0,
+                f"ratio of medians {ratio:.3f}",
+            )
+        )
     startup = {row["platform"]: statistics.median(row["runs"]) for row in results["startup"]}
     return {"endpoints": per_endpoint, "targets": targets, "startup_median": startup}
 
@@ -96,6 +105,7 @@ def summarize(results: Results) -> dict[str, Any]:
 def render_report(results: Results) -> str:
     environment = template_environment(trim_blocks=True)
     environment.filters["mb"] = lambda size: f"{size / 10**6:.1f}"
+    environment.filters["median"] = statistics.median
     return environment.get_template("benchmarks.md.j2").render(results=results, summary=summarize(results))
 
 

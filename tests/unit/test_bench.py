@@ -120,3 +120,17 @@ def test_committed_report_is_rendered_from_the_committed_results() -> None:
     results = json.loads((REPO_ROOT / "docs" / "benchmarks.json").read_text())
     assert (REPO_ROOT / "docs" / "benchmarks.md").read_text() == render_report(results), "run: nox -s bench"
     assert (REPO_ROOT / "docs" / "benchmarks-throughput.png").stat().st_size > 0
+
+
+def test_the_start_up_comparison_is_reported_as_a_ratio() -> None:
+    results = json.loads((REPO_ROOT / "docs" / "benchmarks.json").read_text())
+    results["startup_vs_bare"] = {
+        "platform": "linux/amd64",
+        "image": [0.30, 0.31, 0.29],
+        "bare_gunicorn": [0.30, 0.32, 0.31],
+        "ratio": 0.30 / 0.31,
+    }
+    report = render_report(results)
+    assert "| `/start.sh` (default) | 0.300 | 0.290 | 0.310 |" in report
+    assert "| bare `gunicorn` | 0.310 | 0.300 | 0.320 |" in report
+    assert "| ratio of medians | 0.968 | | |" in report
