@@ -16,9 +16,10 @@ variable "CA_BUNDLE" {
   default = "/etc/ssl/certs/ca-certificates.crt"
 }
 
-# Attach an SBOM attestation. BuildKit makes it with its scanner image, so it needs a registry.
-variable "SBOM" {
-  default = false
+# The SBOM generator image (BuildKit's SBOM generator protocol). `nox -s build` sets it to the
+# project's own (bake/sbom_scan), built in the local image store; empty: no SBOM.
+variable "SBOM_GENERATOR" {
+  default = ""
 }
 
 # A registry repository holding the build cache, one cache tag per image tag (for example
@@ -59,7 +60,10 @@ target "_image" {
   context    = "."
   dockerfile = "images/Dockerfile"
   secret     = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
-  attest     = concat(["type=provenance,mode=max"], SBOM ? ["type=sbom"] : [])
+  attest = concat(
+    ["type=provenance,mode=max"],
+    SBOM_GENERATOR == "" ? [] : ["type=sbom,generator=${SBOM_GENERATOR}"],
+  )
 }
 
 target "python3_11" {

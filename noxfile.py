@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bake's stdlib-only m
 from bake.matrix import Matrix, MatrixError, load_matrix, utc_today
 from bake.selection import SelectionError, select_current
 from bake.session_options import SESSIONS, OptionError, SessionArgs, parse_session_args
+from bake.signing import SigningError, signer_from_environment
 from bake.tags import TagError, validate_date
 
 nox.options.sessions = ["lint", "unit"]
@@ -154,11 +155,17 @@ def test(session: nox.Session) -> None:
 
 @nox.session
 def publish(session: nox.Session) -> None:
-    """Build, test, then push exactly the tested images with their date tags:
+    """Build, test, then push exactly the tested images with their date tags, each index signed
+    (COSIGN_KEY and COSIGN_PASSWORD: a cosign key pair; in GitHub Actions: keyless):
     nox -s publish -- --to=docker.io/acme/uvicorn-gunicorn [TAG ...] [--dry-run]"""
     args, run_date = _session_args(session)
     if "--to" not in args.given and not os.environ.get("PUBLISH_TO"):
         session.error("nox -s publish: needs --to=REPOSITORY (or PUBLISH_TO set)")
+    if "--dry-run" not in args.given:
+        try:  # before the build and the tests, not after them
+            signer_from_environment()
+        except SigningError as error:
+            session.error(f"nox -s publish: {error}")
     _install(session, "test")
     chosen = _build_and_test(session, _matrix(session, run_date), args.positionals, [], set())
     if not chosen:
@@ -192,7 +199,7 @@ def stage(session: nox.Session) -> None:
 @nox.session
 def merge(session: nox.Session) -> None:
     """After every platform was staged: one multi-platform index per tag, checked before any
-    tag is written, date tags first, moving tags last:
+    tag is written, date tags first (each index signed and verified), moving tags last:
     nox -s merge -- --to=REPOSITORY --digests=FILE --digests=FILE [TAG ...]"""
     args, _ = _session_args(session)
     if "--to" not in args.given or "--digests" not in args.given:

@@ -26,7 +26,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 # From the host's own suites: the stand-in bootstrapper, the tools' venv (and with it python3),
 # openssl for the build-secret test's canary certificate, docker-registry for the publishing
-# test, wrk for the benchmarks; QEMU for arm64 unless --no-emulation.
+# test, wrk for the benchmarks; QEMU for arm64 unless --no-emulation. cosign: see install_cosign.
 readonly HOST_PACKAGES=(mmdebstrap arch-test python3-venv ca-certificates openssl docker-registry wrk)
 readonly EMULATION_PACKAGES=(qemu-user-static binfmt-support)
 readonly APT_OPTIONS=(-q -o DPkg::Lock::Timeout=300)
@@ -363,6 +363,21 @@ enable_arm64_emulation() {
         || die "qemu-aarch64 is registered without the F flag; containers cannot use it"
 }
 
+# cosign signs and verifies published images. Debian 13 ships it; on Debian 12 it comes from the
+# Debian 13 suite where this script configured that suite for the engine. Elsewhere (Ubuntu 24.04)
+# one line says so: publishing then says cosign is missing, and the workflow installs its own.
+install_cosign() {
+    local candidate
+    type -P cosign >/dev/null && return 0
+    apt_update
+    candidate=$(candidate_version cosign)
+    if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
+        say "cosign: not in this host's apt suites (Debian 13 ships it); signing at publish needs it"
+        return 0
+    fi
+    apt_install cosign
+}
+
 install_tools() {
     local requirements=$HERE/requirements/host-tools.txt
     local stamp=$TOOLS_VENV/.requirements
@@ -427,6 +442,7 @@ main() {
         enable_arm64_emulation
         emulated="QEMU for arm64"
     fi
+    install_cosign
     install_tools
     local summary
     summary="engine $(docker version --format '{{.Server.Version}}') with the containerd image store"

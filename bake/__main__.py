@@ -14,6 +14,8 @@ from pathlib import Path
 import requests
 from python_on_whales import DockerException
 
+from bake.attestations import AttestationError
+from bake.base_digest import RegistryReadError
 from bake.bases import BaseMode, base_available
 from bake.build import BuildSettings, build
 from bake.ca_bundle import CaBundleError, find_ca_bundle
@@ -29,6 +31,7 @@ from bake.publish import PublishError, plan_publication, publish, stage
 from bake.readme import README, ReadmeError
 from bake.retirement import latest_line, nothing_left_line, retired_lines, stale_line
 from bake.selection import Selection, SelectionError, select_current
+from bake.signing import SigningError
 from bake.standin import StandinError
 from bake.tags import TagError, image_references, validate_date
 
@@ -40,6 +43,7 @@ class UsageError(ValueError):
 
 
 USER_ERRORS = (
+    AttestationError,
     BakeFileError,
     CaBundleError,
     DateTagError,
@@ -47,7 +51,9 @@ USER_ERRORS = (
     MirrorError,
     PublishError,
     ReadmeError,
+    RegistryReadError,
     SelectionError,
+    SigningError,
     StandinError,
     TagError,
     UsageError,
@@ -80,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         ("plan", "print what a build would make"),
         ("build", "build and load images"),
         ("select", "print the selected tags, one a line"),
-        ("publish", "push the built and tested images to a registry"),
+        ("publish", "push the built and tested images to a registry, signed (COSIGN_KEY, or keyless in CI)"),
         ("stage", "push built and tested single-platform images by digest, for a merge"),
         ("merge", "merge the staged single-platform images into one multi-platform index per tag"),
     ):

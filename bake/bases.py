@@ -8,12 +8,12 @@ from functools import cache
 
 from python_on_whales import DockerException, docker
 
+from bake.base_digest import BASE_LABEL
 from bake.debian_sources import configured_mirrors
 from bake.matrix import Image
 from bake.standin import ensure_standin, recipe_for
 
-# Set by images/Dockerfile: every image names the base it was built on.
-BASE_LABEL = "org.opencontainers.image.base.name"
+__all__ = ["BASE_LABEL", "Base", "BaseMode", "base_available", "base_of", "choose_base"]
 
 
 class BaseMode(StrEnum):

@@ -13,10 +13,12 @@ from typing import Any
 
 from python_on_whales import docker
 
+from bake.base_digest import current_digest
 from bake.bases import Base, BaseMode, choose_base
 from bake.hcl import BAKE_FILE, BakeFileError, bake_targets
 from bake.matrix import Image
 from bake.retirement import GENERATE_COMMAND
+from bake.sbom_generator import ensure_generator
 from bake.standin import NeedsRegistry
 from bake.tags import image_references
 
@@ -40,6 +42,7 @@ class BasePlan:
     buildable: list[Image] = field(default_factory=list)
     base_overrides: dict[str, str] = field(default_factory=dict)
     left_out: list[str] = field(default_factory=list)
+    bases: list[str] = field(default_factory=list)  # of the buildable images, in order
 
 
 def _base_or_reason(image: Image, mode: BaseMode) -> Base | NeedsRegistry:
@@ -59,9 +62,13 @@ def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
             print(f"left out: {base}", flush=True)
             plan.left_out.append(str(base))
             continue
-        print(f"base of {image.tag}: {base.reference} -- {base.why}", flush=True)
+        digest = current_digest(base.reference)
+        print(f"base of {image.tag}: {base.reference} ({digest or 'digest unknown'}) -- {base.why}", flush=True)
         plan.base_overrides[f"{image.target}.args.BASE_IMAGE"] = base.reference
+        if digest:  # FROM takes exactly this index, and the image records it
+            plan.base_overrides[f"{image.target}.args.BASE_DIGEST"] = digest
         plan.buildable.append(image)
+        plan.bases.append(base.reference)
     return plan
 
 
@@ -91,13 +98,14 @@ def _bake_files(plan: BasePlan, settings: BuildSettings, bake_file: Path) -> Ite
 
 
 def _bake(plan: BasePlan, settings: BuildSettings, files: list[str | Path], **options: Any) -> Any:
-    """Bakes and loads the plan's buildable images; `options` go to buildx bake as they are."""
+    """Bakes and loads the plan's buildable images, each with its SBOM; `options` go to buildx
+    bake as they are."""
     return docker.buildx.bake(
         targets=[image.target for image in plan.buildable],
         files=files,
         load=True,
         set=plan.base_overrides,
-        variables=settings.variables,
+        variables={**settings.variables, "SBOM_GENERATOR": ensure_generator(plan.bases[0])},
         **options,
     )
 

@@ -2,8 +2,10 @@
 its own runner and pushed by digest, merged into one multi-platform index per image.
 
 Every image's sources are checked, and its index computed, before any tag is written;
-then every date tag is written, then every moving tag, so a failure part-way never
-leaves a moving tag on an index that has no date tag or lacks a platform.
+then every date tag is written, each index signed and its signature verified, and its
+attestations checked to be the staged ones, still bound to every platform; then every
+moving tag, so a failure part-way never leaves a moving tag on an index that has no date
+tag, lacks a platform or is not verified.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from dataclasses import dataclass
 from python_on_whales import docker
 from python_on_whales.utils import run
 
+from bake.attestations import REQUIRED_DISTRIBUTIONS, attestation_manifests, read_sboms, sbom_packages
 from bake.date_tag import choose_date_tag
 from bake.matrix import Image
-from bake.publish import PublishError, check_in_registry, platform_manifests, registry_digest
+from bake.publish import PublishError, check_in_registry, platform_manifests, registry_digest, verify_release
+from bake.registry import read_manifest
+from bake.signing import signer_from_environment
 from bake.tags import moving_tags
 
 
@@ -28,6 +33,8 @@ class Merge:
     repository: str
     sources: tuple[str, ...]  # repository@sha256:..., one per runner
     digest: str  # of the index these sources make
+    attestations: dict[str, str]  # {platform: attestation manifest digest} of the sources
+    expected: dict[str, dict[str, str]]  # {platform: {package: version}} their SBOMs list
 
 
 def _index_of(sources: Sequence[str]) -> tuple[str, set[str]]:
@@ -57,16 +64,45 @@ def plan_merge(image: Image, repository: str, sources: Sequence[str]) -> Merge:
     digest, platforms = _index_of(sources)
     if platforms != set(image.platforms):
         raise PublishError(f"{image.tag}: the merged index would hold {', '.join(sorted(platforms))}")
-    return Merge(image, repository, tuple(sources), digest)
+    attestations: dict[str, str] = {}
+    expected: dict[str, dict[str, str]] = {}
+    for source in sources:
+        attestations |= attestation_manifests(read_manifest(source))
+        for platform, document in read_sboms(source, list(platform_manifests(source))).items():
+            expected[platform] = _staged_versions(source, platform, document)
+    return Merge(image, repository, tuple(sources), digest, attestations, expected)
+
+
+def _staged_versions(source: str, platform: str, document: dict[str, object] | None) -> dict[str, str]:
+    """The server stack's versions in a staged image's SBOM (stage checked them against the image)."""
+    listed = sbom_packages(document or {})
+    versions = {name: sorted(listed.get(name, {""}))[0] for name in REQUIRED_DISTRIBUTIONS}
+    missing = [name for name, version in versions.items() if not version]
+    if missing:
+        raise PublishError(f"{source} {platform}: its SBOM does not list {', '.join(missing)}")
+    return versions
+
+
+def check_attestations_kept(merge: Merge) -> None:
+    """The merged index binds each platform's image to the very attestation manifest staged with it."""
+    merged = attestation_manifests(read_manifest(f"{merge.repository}@{merge.digest}"))
+    if merged != merge.attestations:
+        raise PublishError(
+            f"{merge.image.tag}: the merged index's attestations {merged} are not the staged ones {merge.attestations}"
+        )
 
 
 def merge_all(merges: Sequence[Merge], build_date: str) -> dict[str, str]:
-    """Writes every date tag, then every moving tag; returns each image's index digest by tag."""
+    """Writes every date tag (each index signed, its signature and attestations verified), then
+    every moving tag; returns each image's index digest by tag."""
+    signer = signer_from_environment()
     for merge in merges:
         date_tag = choose_date_tag(merge.image, merge.repository, build_date, merge.digest, registry_digest)
         if not date_tag.already_there:
             docker.buildx.imagetools.create(sources=list(merge.sources), tags=[date_tag.reference])
         check_in_registry(date_tag.reference, merge.image.platforms, "merged", merge.digest)
+        check_attestations_kept(merge)
+        verify_release(signer, merge.repository, merge.digest, merge.expected)
     # One tag per call: with several tags buildx pushes the index to each in parallel,
     # and a registry may reject the second push while the first still copies manifests.
     for merge in merges:

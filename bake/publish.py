@@ -3,7 +3,9 @@
 Each local tag is a multi-platform index in the engine's containerd store. Publishing
 checks that every platform of the tag is there and runs, tags the index with the
 registry's names (moving and date tags), pushes it, and reads each pushed tag back from
-the registry: it must be the same index digest, with every platform.
+the registry: it must be the same index digest, with every platform. Once the date tag is
+pushed, the index is signed and its signature, SBOMs and provenance are verified from the
+registry; only then do the moving tags follow.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from python_on_whales import DockerException, docker
-from python_on_whales.utils import run
 
+from bake.attestations import verify_attestations
 from bake.date_tag import choose_date_tag
+from bake.image_facts import expected_packages
 from bake.matrix import Image
 from bake.platforms import UNAME_MACHINE
+from bake.registry import read_manifest, read_raw
+from bake.signing import Signer, ensure_signed, signer_from_environment
 from bake.tags import moving_tags
 
 
@@ -58,16 +62,6 @@ def check_platforms(source: str, platforms: Sequence[str]) -> None:
             raise PublishError(f"{source} for {platform} runs as {str(machine).strip()}; refusing to publish it")
 
 
-def _read_raw(reference: str) -> str:
-    return str(run([*docker.client_config.docker_cmd, "buildx", "imagetools", "inspect", "--raw", reference]))
-
-
-def read_manifest(reference: str) -> dict[str, Any]:
-    """A manifest or index in a registry, as the registry serves it."""
-    loaded: dict[str, Any] = json.loads(_read_raw(reference))
-    return loaded
-
-
 @dataclass(frozen=True)
 class Layer:
     digest: str
@@ -96,7 +90,7 @@ def push_as(source: str, target: str) -> None:
 
 def _read_index(reference: str) -> tuple[str, dict[str, str]]:
     """A pushed index, read once: its digest and each platform's manifest digest (attestations left out)."""
-    raw = _read_raw(reference)
+    raw = read_raw(reference)
     manifests = {
         f"{entry['platform']['os']}/{entry['platform']['architecture']}": entry["digest"]
         for entry in json.loads(raw).get("manifests", [])
@@ -137,22 +131,39 @@ def check_in_registry(target: str, platforms: Sequence[str], action: str, expect
     return digest
 
 
+def expected_contents(publication: Publication) -> dict[str, dict[str, str]]:
+    """{platform: {package: version}} an SBOM of the tested image must list, asked of the image."""
+    return {platform: expected_packages(publication.source, platform) for platform in publication.image.platforms}
+
+
+def verify_release(signer: Signer, repository: str, digest: str, expected: dict[str, dict[str, str]]) -> None:
+    """Signs the pushed index, then checks from the registry its signature and, for every
+    platform, its SBOM and provenance."""
+    ensure_signed(signer, repository, digest)
+    verify_attestations(repository, digest, expected)
+
+
 def publish(publications: Sequence[Publication], dry_run: bool) -> None:
-    """Checks every platform of every image, then pushes all date tags, then all moving tags:
-    no tag moves before every image is known complete, and a moving tag never points at an
-    index that has no date tag."""
+    """Checks every platform of every image, then pushes all date tags (each index signed and
+    its signature and attestations verified), then all moving tags: no tag moves before every
+    image is known complete, and a moving tag never points at an index that has no date tag
+    or is not verified."""
     for publication in publications:
         check_platforms(publication.source, publication.image.platforms)
+    signer = None if dry_run else signer_from_environment()
+    expected = [] if dry_run else [expected_contents(publication) for publication in publications]
     date_tags = [choose_date_tag(p.image, p.repository, p.build_date, p.digest, registry_digest) for p in publications]
     if dry_run:
         for publication, date_tag in zip(publications, date_tags, strict=True):
             targets = [date_tag.reference, *publication.moving_targets]
             print(f"would push {publication.source} ({publication.digest}) as {', '.join(targets)}")
         return
-    for publication, date_tag in zip(publications, date_tags, strict=True):
+    assert signer is not None
+    for publication, date_tag, contents in zip(publications, date_tags, expected, strict=True):
         if not date_tag.already_there:
             push_as(publication.source, date_tag.reference)
         check_in_registry(date_tag.reference, publication.image.platforms, "pushed", publication.digest)
+        verify_release(signer, publication.repository, publication.digest, contents)
     for publication in publications:
         for target in publication.moving_targets:
             push_as(publication.source, target)
@@ -161,8 +172,8 @@ def publish(publications: Sequence[Publication], dry_run: bool) -> None:
 
 def stage(publications: Sequence[Publication]) -> dict[str, str]:
     """The native-runner pattern's first step: each runner pushes the single-platform images it
-    built and tested to a staging repository, and hands their digests to the merge; no public tag
-    is written. Returns {tag: repository@sha256:...}."""
+    built and tested to a staging repository, checks their SBOM and provenance there, and hands
+    their digests to the merge; no public tag is written. Returns {tag: repository@sha256:...}."""
     for publication in publications:
         check_platforms(publication.source, publication.image.platforms)
     staged: dict[str, str] = {}
@@ -171,5 +182,6 @@ def stage(publications: Sequence[Publication]) -> dict[str, str]:
         target = f"{publication.repository}:{publication.image.tag}-{slug}"
         push_as(publication.source, target)
         check_in_registry(target, publication.image.platforms, "staged", publication.digest)
+        verify_attestations(publication.repository, publication.digest, expected_contents(publication))
         staged[publication.image.tag] = f"{publication.repository}@{publication.digest}"
     return staged

@@ -1,36 +1,60 @@
 """The inputs a release fixes once, for every job of the publishing workflow:
 
-    python3 -m bake.release_plan [TAG ...] >>"$GITHUB_OUTPUT"
+    python3 -m bake.release_plan [--if-base-moved=REPOSITORY] [TAG ...] >>"$GITHUB_OUTPUT"
 
 prints `date=YYYY-MM-DD` (DATE, or today in UTC) and `tags=...` (the named tags, or every
-tag of the matrix on that date, separated by spaces). Standard library only: it runs on a
-bare runner before anything is installed.
+tag of the matrix on that date, separated by spaces). With --if-base-moved (or env
+IF_BASE_MOVED), only the tags whose image published in REPOSITORY was built on a base that
+has moved since, or that is not published yet; one line on stderr per tag says why it is
+rebuilt or skipped. Standard library only: it runs on a bare runner before anything is
+installed (the base check uses the docker CLI).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
 from datetime import date
 
+from bake.base_digest import DigestReader, LabelReader, RegistryReadError, check_base, current_digest, published_labels
 from bake.matrix import MatrixError, load_matrix, utc_today
 from bake.selection import SelectionError, select
 from bake.tags import TagError, validate_date
 
 
-def release_plan(requested: Sequence[str], build_date: str) -> list[str]:
+def release_plan(
+    requested: Sequence[str],
+    build_date: str,
+    moved_in: str | None = None,
+    read_labels: LabelReader = published_labels,
+    read_digest: DigestReader = current_digest,
+) -> list[str]:
     """The lines for $GITHUB_OUTPUT."""
     images = select(load_matrix(date.fromisoformat(build_date)), requested)
+    if moved_in:
+        checks = [check_base(image.tag, f"{moved_in}:{image.tag}", read_labels, read_digest) for image in images]
+        for check in checks:
+            print(check, file=sys.stderr, flush=True)
+        images = [image for image, check in zip(images, checks, strict=True) if check.rebuild]
     return [f"date={build_date}", f"tags={' '.join(image.tag for image in images)}"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    requested = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python3 -m bake.release_plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("tags", nargs="*", metavar="TAG")
+    parser.add_argument(
+        "--if-base-moved",
+        metavar="REPOSITORY",
+        default=os.environ.get("IF_BASE_MOVED") or None,
+        help="only tags whose published image's base has moved (env IF_BASE_MOVED)",
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         build_date = validate_date(os.environ.get("DATE") or utc_today().isoformat())
-        lines = release_plan(requested, build_date)
-    except (MatrixError, SelectionError, TagError) as error:
+        lines = release_plan(args.tags, build_date, args.if_base_moved)
+    except (MatrixError, SelectionError, TagError, RegistryReadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print("\n".join(lines))

@@ -6,13 +6,14 @@ ci.yml runs as on a push; publish.yml as a manual run limited to TAG, publishing
 registry that stands in for Docker Hub and setting the description on a local stand-in
 for the Hub API. Both GitHub runner labels map to this host, so the arm64 job runs here
 under QEMU. Afterwards the registry must hold TAG and its date tag as one index with
-every platform, and the stand-in the README.
+every platform, signed with the run's key pair, and the stand-in the README.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from bake.local_registry import LocalRegistryError, local_registry
 from bake.matrix import REPO_ROOT, MatrixError, load_matrix, utc_today
 from bake.publish import PublishError, registry_digest_and_platforms
 from bake.selection import SelectionError, select
+from bake.signing import Signer, SigningError, verify
 from bake.workflow_run.actions import ActionCopyError, local_copy, pinned_actions
 from bake.workflow_run.hub_standin import hub_standin
 
@@ -49,7 +51,6 @@ def _act_options(registry: str, hub: str) -> list[str]:
         options += ["--local-repository", f"{action.reference}={copy}"]
     variables = {
         "BASE": "standin",  # no registry serves the official bases here
-        "SBOM": "false",  # BuildKit's SBOM scanner is an image that cannot be pulled here
         "PUBLISH_TO": f"{registry}/uvicorn-gunicorn",
         "PUBLISH_REGISTRY": registry,
         "DOCKERHUB_REPOSITORY": HUB_REPOSITORY,
@@ -59,6 +60,9 @@ def _act_options(registry: str, hub: str) -> list[str]:
         options += ["--var", f"{name}={value}"]
     for name in ("REGISTRY_USERNAME", "REGISTRY_TOKEN"):
         options += ["--secret", f"{name}=stand-in"]
+    # No OIDC token here: the merge signs with a key pair made for the run (act reads the values
+    # of these secrets from its environment).
+    options += ["--secret", "COSIGN_PRIVATE_KEY", "--secret", "COSIGN_PASSWORD"]
     return [*options, "--env", f"IMAGE_NAME={IMAGE_NAME}"]
 
 
@@ -81,8 +85,24 @@ def _check_published(repository: str, tag: str, platforms: Sequence[str], build_
     return moving[0]
 
 
+def _signing_key_pair(directory: Path) -> Path:
+    """A key pair for this run, its private key and password in the environment act reads
+    secrets from; returns the public key."""
+    password = secrets.token_hex(16)
+    subprocess.run(
+        ["cosign", "generate-key-pair"],
+        cwd=directory,
+        env={**os.environ, "COSIGN_PASSWORD": password},
+        check=True,
+        capture_output=True,
+    )
+    os.environ["COSIGN_PRIVATE_KEY"] = (directory / "cosign.key").read_text()
+    os.environ["COSIGN_PASSWORD"] = password
+    return directory / "cosign.pub"
+
+
 def run(tag: str, only: str | None) -> None:
-    for tool in ("act", "sudo", "node"):
+    for tool in ("act", "sudo", "node", "cosign"):
         if shutil.which(tool) is None:
             raise WorkflowRunError(f"{tool} is not on PATH (nox -s workflows installs what it needs)")
     build_date = os.environ.get("DATE") or utc_today().isoformat()
@@ -92,6 +112,7 @@ def run(tag: str, only: str | None) -> None:
         local_registry(Path(storage)) as registry,
         hub_standin() as (hub, record),
     ):
+        public_key = _signing_key_pair(Path(storage))
         options = _act_options(registry, hub)
         times: dict[str, float] = {}
         if only in (None, "ci"):
@@ -104,6 +125,7 @@ def run(tag: str, only: str | None) -> None:
             )
             digest = _check_published(f"{registry}/uvicorn-gunicorn", image.tag, image.platforms, build_date)
             print(f"workflows: published {image.tag} and {image.tag}-{build_date} as {digest}", flush=True)
+            verify(Signer("run's key pair"), f"{registry}/uvicorn-gunicorn:{image.tag}", digest, public_key)
             if record.descriptions.get(HUB_REPOSITORY) != (REPO_ROOT / "README.md").read_text():
                 raise WorkflowRunError("the Hub stand-in did not receive README.md as the description")
             print(f"workflows: Hub description of {HUB_REPOSITORY} set from README.md", flush=True)
@@ -124,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         MatrixError,
         PublishError,
         SelectionError,
+        SigningError,
         WorkflowRunError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)

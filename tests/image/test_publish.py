@@ -1,7 +1,14 @@
-"""Publishing pushes exactly the tested multi-platform index, with every tag and attestations."""
+"""Publishing pushes exactly the tested multi-platform index, with every tag, signed, with an
+SBOM and a provenance attestation for every platform; each is checked from the registry, and
+publishing fails when any of them is missing or altered."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -10,9 +17,21 @@ import pytest
 import requests
 from python_on_whales import docker
 
+from bake.attestations import (
+    PROVENANCE_PREDICATE,
+    REQUIRED_DISTRIBUTIONS,
+    SPDX_PREDICATE,
+    AttestationError,
+    attestation_manifests,
+    read_sboms,
+    sbom_packages,
+    verify_attestations,
+)
+from bake.base_digest import BASE_DIGEST_LABEL, check_base, current_digest, published_labels
 from bake.bases import base_of
+from bake.image_facts import expected_packages
 from bake.local_registry import local_registry
-from bake.matrix import Image, utc_today
+from bake.matrix import REPO_ROOT, Image, utc_today
 from bake.merge import merge_all, plan_merge
 from bake.publish import (
     PublishError,
@@ -21,14 +40,17 @@ from bake.publish import (
     platform_manifests,
     publish,
     push_as,
-    read_manifest,
     registry_digest,
     registry_digest_and_platforms,
     stage,
 )
-from tests.image.conftest import ImageUnderTest, rebuild
+from bake.registry import read_manifest
+from bake.sbom_generator import ensure_generator
+from bake.signing import Signer, SigningError, sign, verify
+from tests.image.conftest import ImageUnderTest, native_platform, rebuild
 
 TODAY = utc_today().isoformat()
+PASSWORD = "test-only"
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +59,180 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield address
 
 
+def _key_pair(directory: Path) -> tuple[Path, Path]:
+    subprocess.run(
+        ["cosign", "generate-key-pair"],
+        cwd=directory,
+        env={**os.environ, "COSIGN_PASSWORD": PASSWORD},
+        check=True,
+        capture_output=True,
+    )
+    return directory / "cosign.key", directory / "cosign.pub"
+
+
+@pytest.fixture(scope="module")
+def signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A key pair made for this test run; publishing signs with it (COSIGN_KEY), without the
+    transparency log. Yields the public key."""
+    private, public = _key_pair(tmp_path_factory.mktemp("signing"))
+    saved = {name: os.environ.get(name) for name in ("COSIGN_KEY", "COSIGN_PASSWORD")}
+    os.environ.update(COSIGN_KEY=str(private), COSIGN_PASSWORD=PASSWORD)
+    yield public
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def _signer() -> Signer:
+    return Signer(os.environ["COSIGN_KEY"])
+
+
 def _source_name(image: ImageUnderTest) -> str:
     return image.reference.rsplit(":", 1)[0]
 
 
-def test_publish_pushes_the_tested_index_under_every_tag(image: ImageUnderTest, registry: str) -> None:
+def _build_child(image: ImageUnderTest, context: Path, platforms: list[str], tag: str) -> None:
+    """An image FROM the tested one, with the attestations a release carries (SBOM, max-mode provenance)."""
+    generator = ensure_generator(base_of(image.reference))
+    docker.buildx.build(
+        context,
+        platforms=platforms,
+        tags=[tag],
+        load=True,
+        progress=False,
+        sbom={"generator": generator},
+        provenance={"mode": "max"},
+    )
+
+
+def test_publish_pushes_a_signed_index_with_attestations_under_every_tag(
+    image: ImageUnderTest, registry: str, signing_key: Path
+) -> None:
     target = f"{registry}/uvicorn-gunicorn"
     publish([plan_publication(image.spec, _source_name(image), target, TODAY)], dry_run=False)
     for reference in (f"{target}:{image.spec.tag}-{TODAY}", f"{target}:{image.spec.tag}"):
         digest, platforms = registry_digest_and_platforms(reference)
         assert digest == image.image_id, "the pushed index is the tested one"
         assert platforms >= set(image.spec.platforms)
+        verify(_signer(), reference, image.image_id, public_key=signing_key)
     manifest = docker.buildx.imagetools.inspect(f"{target}:{image.spec.tag}")
     attestations = [
         entry for entry in manifest.manifests or [] if entry.platform is not None and entry.platform.os == "unknown"
     ]
-    assert len(attestations) == len(platforms), "one provenance attestation per platform"
+    assert len(attestations) == len(platforms), "one attestation manifest per platform"
+    # What each platform's image holds, asked of the image itself, is what its SBOM lists.
+    expected = {platform: expected_packages(image.reference, platform) for platform in image.spec.platforms}
+    for platform, packages in expected.items():
+        assert set(REQUIRED_DISTRIBUTIONS) < set(packages), f"{platform}: the probe found {packages}"
+    counts = verify_attestations(target, image.image_id, expected)
+    assert all(count > 50 for count in counts.values()), f"too few packages for an image with Debian: {counts}"
+    sboms = read_sboms(f"{target}@{image.image_id}", list(image.spec.platforms))
+    for platform, document in sboms.items():
+        versions = sbom_packages(document)
+        assert versions["uvicorn-worker"] == {expected[platform]["uvicorn-worker"]}
+        assert any(package.get("licenseDeclared") not in (None, "NOASSERTION") for package in document["packages"])
+
+
+def test_publishing_refuses_to_push_what_it_cannot_sign(
+    image: ImageUnderTest, registry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COSIGN_KEY", raising=False)
+    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL", raising=False)
+    with pytest.raises(SigningError, match="COSIGN_KEY"):
+        publish([plan_publication(image.spec, _source_name(image), f"{registry}/unsigned", TODAY)], dry_run=False)
+    catalog = requests.get(f"http://{registry}/v2/_catalog", timeout=10).json()
+    assert "unsigned" not in catalog["repositories"]
+
+
+def _blob(registry: str, repository: str, digest: str) -> bytes:
+    response = requests.get(f"http://{registry}/v2/{repository}/blobs/{digest}", timeout=30)
+    response.raise_for_status()
+    return response.content
+
+
+def _put_blob(registry: str, repository: str, content: bytes) -> dict[str, object]:
+    digest = "sha256:" + hashlib.sha256(content).hexdigest()
+    started = requests.post(f"http://{registry}/v2/{repository}/blobs/uploads/", timeout=30)
+    started.raise_for_status()
+    location = started.headers["Location"]
+    if location.startswith("/"):
+        location = f"http://{registry}{location}"
+    separator = "&" if "?" in location else "?"
+    requests.put(f"{location}{separator}digest={digest}", data=content, timeout=30).raise_for_status()
+    return {"digest": digest, "size": len(content)}
+
+
+def _put_manifest(registry: str, repository: str, reference: str, manifest: dict[str, object]) -> str:
+    body = json.dumps(manifest).encode()
+    headers = {"Content-Type": str(manifest["mediaType"])}
+    requests.put(
+        f"http://{registry}/v2/{repository}/manifests/{reference}", data=body, headers=headers, timeout=30
+    ).raise_for_status()
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _tampered(registry: str, repository: str, digest: str, platform: str, change: str) -> str:
+    """An index like `digest` where `platform`'s attestations are changed: `sbom` (gunicorn
+    taken out of the SBOM), `no-sbom`, `no-provenance` or `no-attestations`; returns its digest."""
+    index = read_manifest(f"{registry}/{repository}@{digest}")
+    attestation = attestation_manifests(index)[platform]
+    if change == "no-attestations":
+        index["manifests"] = [entry for entry in index["manifests"] if entry["digest"] != attestation]
+        return _put_manifest(registry, repository, f"tampered-{change}", index)
+    manifest = read_manifest(f"{registry}/{repository}@{attestation}")
+    layers = []
+    for layer in manifest["layers"]:
+        predicate = layer["annotations"]["in-toto.io/predicate-type"]
+        if (change, predicate) in (("no-sbom", SPDX_PREDICATE), ("no-provenance", PROVENANCE_PREDICATE)):
+            continue
+        if change == "sbom" and predicate == SPDX_PREDICATE:
+            statement = json.loads(_blob(registry, repository, layer["digest"]))
+            packages = statement["predicate"]["packages"]
+            statement["predicate"]["packages"] = [package for package in packages if package["name"] != "gunicorn"]
+            layer = {**layer, **_put_blob(registry, repository, json.dumps(statement).encode())}
+        layers.append(layer)
+    new_attestation = _put_manifest(registry, repository, f"attestation-{change}", {**manifest, "layers": layers})
+    for entry in index["manifests"]:
+        if entry["digest"] == attestation:
+            entry["digest"] = new_attestation
+            entry["size"] = len(json.dumps({**manifest, "layers": layers}).encode())
+    return _put_manifest(registry, repository, f"tampered-{change}", index)
+
+
+@pytest.mark.parametrize("change", ["sbom", "no-sbom", "no-provenance", "no-attestations"])
+def test_a_missing_or_altered_attestation_fails_verification(
+    image: ImageUnderTest, registry: str, signing_key: Path, change: str
+) -> None:
+    """An index whose attestations were taken out or altered fails the attestation check, and
+    the signature of the published index does not cover it."""
+    repository = "tampering"
+    push_as(image.reference, f"{registry}/{repository}:original")
+    sign(_signer(), f"{registry}/{repository}@{image.image_id}")
+    verify(_signer(), f"{registry}/{repository}:original", image.image_id, public_key=signing_key)
+    platform = image.spec.platforms[-1]
+    expected = {platform: expected_packages(image.reference, platform)}
+    verify_attestations(f"{registry}/{repository}", image.image_id, expected)  # the original passes
+    tampered = _tampered(registry, repository, image.image_id, platform, change)
+    assert tampered != image.image_id
+    with pytest.raises(AttestationError, match=platform):
+        verify_attestations(f"{registry}/{repository}", tampered, expected)
+    with pytest.raises(SigningError):
+        verify(_signer(), f"{registry}/{repository}@{tampered}", tampered, public_key=signing_key)
+
+
+def test_a_missing_or_foreign_signature_fails_verification(
+    image: ImageUnderTest, registry: str, signing_key: Path, tmp_path: Path
+) -> None:
+    reference = f"{registry}/unsigned-or-foreign@{image.image_id}"
+    push_as(image.reference, f"{registry}/unsigned-or-foreign:{image.spec.tag}")
+    with pytest.raises(SigningError, match="does not verify"):
+        verify(_signer(), reference, image.image_id, public_key=signing_key)
+    foreign_key, _ = _key_pair(tmp_path)
+    sign(Signer(str(foreign_key)), reference)
+    with pytest.raises(SigningError, match="does not verify"):
+        verify(_signer(), reference, image.image_id, public_key=signing_key)
 
 
 def test_dry_run_pushes_nothing(image: ImageUnderTest, registry: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,26 +266,35 @@ def _single_platform(image: Image, platform: str) -> Image:
 
 
 def test_runners_stage_by_digest_and_merge_writes_every_tag(
-    image: ImageUnderTest, registry: str, tmp_path: Path
+    image: ImageUnderTest, registry: str, tmp_path: Path, signing_key: Path
 ) -> None:
     """The native-runner pattern: each platform built, tested and staged on its own runner
-    (here: single-platform images of the tested one), then merged under every tag."""
+    (here: single-platform images of the tested one, with a release's attestations), then
+    merged under every tag, signed, with each platform's attestations intact."""
     (tmp_path / "Dockerfile").write_text(f"FROM {image.reference}\n")
     staged: list[str] = []
     for platform in image.spec.platforms:
         local = f"uvicorn-gunicorn-test/runner-{platform.replace('/', '-')}"
-        docker.buildx.build(
-            tmp_path, platforms=[platform], tags=[f"{local}:{image.spec.tag}"], load=True, progress=False
-        )
+        _build_child(image, tmp_path, [platform], f"{local}:{image.spec.tag}")
         try:
             publication = plan_publication(_single_platform(image.spec, platform), local, f"{registry}/staging", TODAY)
             staged.append(stage([publication])[image.spec.tag])
         finally:
             docker.image.remove(f"{local}:{image.spec.tag}", force=True)
         assert registry_digest_and_platforms(staged[-1])[1] == {platform}
+    staged_attestations: dict[str, str] = {}
+    for source in staged:
+        staged_attestations |= attestation_manifests(read_manifest(source))
     merged = merge_all([plan_merge(image.spec, f"{registry}/merged", staged)], TODAY)[image.spec.tag]
     for reference in (f"{registry}/merged:{image.spec.tag}", f"{registry}/merged:{image.spec.tag}-{TODAY}"):
         assert registry_digest_and_platforms(reference) == (merged, set(image.spec.platforms))
+        verify(_signer(), reference, merged, public_key=signing_key)
+    index = read_manifest(f"{registry}/merged@{merged}")
+    assert attestation_manifests(index) == staged_attestations, (
+        "each platform keeps the attestations it was staged with"
+    )
+    expected = {platform: expected_packages(image.reference, platform) for platform in image.spec.platforms}
+    verify_attestations(f"{registry}/merged", merged, expected)
     with pytest.raises(PublishError, match="by digest"):
         plan_merge(image.spec, f"{registry}/merged", [f"{registry}/staging:{image.spec.tag}-linux-amd64"])
     with pytest.raises(PublishError, match="not exactly"):  # one platform short of the matrix's tag
@@ -114,7 +303,9 @@ def test_runners_stage_by_digest_and_merge_writes_every_tag(
     assert "incomplete-merge" not in catalog["repositories"]
 
 
-def test_a_date_tag_never_moves(image: ImageUnderTest, registry: str, tmp_path: Path, platform: str) -> None:
+def test_a_date_tag_never_moves(
+    image: ImageUnderTest, registry: str, tmp_path: Path, platform: str, signing_key: Path
+) -> None:
     """A second release the same day with other content takes the next serial date tag; the
     moving tag follows it; a retried release of the same index keeps its date tag."""
     spec = _single_platform(image.spec, platform)
@@ -124,7 +315,7 @@ def test_a_date_tag_never_moves(image: ImageUnderTest, registry: str, tmp_path: 
     for release in ("first", "second"):
         (tmp_path / "Dockerfile").write_text(f"FROM {image.reference}\nLABEL release={release}\n")
         local = f"uvicorn-gunicorn-test/{release}"
-        docker.buildx.build(tmp_path, platforms=[platform], tags=[f"{local}:{spec.tag}"], load=True, progress=False)
+        _build_child(image, tmp_path, [platform], f"{local}:{spec.tag}")
         try:
             publication = plan_publication(spec, local, repository, TODAY)
             publish([publication], dry_run=False)
@@ -145,7 +336,8 @@ def test_a_date_only_change_rebuilds_no_layer(image: ImageUnderTest, registry: s
     docker.image.tag(image.reference, tested)
     docker.image.push(tested, quiet=True)
     other_day = f"{registry}/dates:other-day"
-    rebuild(image, other_day, variables={"DATE": "1999-12-31"})
+    same_base = {"BASE_DIGEST": _label(image.reference, BASE_DIGEST_LABEL)}
+    rebuild(image, other_day, args=same_base, variables={"DATE": "1999-12-31"})
     try:
         docker.image.push(other_day, quiet=True)
     finally:
@@ -173,3 +365,54 @@ def test_registry_build_cache_holds_every_layer_the_image_adds(image: ImageUnder
         added = {layer.digest for layer in layers[len(base_layers[platform]) :]}
         assert added, f"no layers over the base for {platform}"
         assert added <= cached_blobs, f"{platform}: {len(added - cached_blobs)} layers missing from the cache"
+
+
+def _label(reference: str, name: str) -> str:
+    labels = docker.image.inspect(reference).config.labels or {}
+    return labels[name]
+
+
+def test_the_image_records_the_digest_of_the_base_it_was_built_on(image: ImageUnderTest) -> None:
+    base = base_of(image.reference)
+    assert _label(image.reference, BASE_DIGEST_LABEL) == current_digest(base)
+
+
+def test_a_tag_is_rebuilt_when_its_base_moved_and_only_then(
+    image: ImageUnderTest, registry: str, tmp_path: Path
+) -> None:
+    """The local registry stands in for the base's: an image built on a base there is skipped
+    while the base stays, and rebuilt once another index is pushed under the base's tag."""
+    platform = native_platform()
+    base = f"{registry}/python:{image.spec.tag}"
+    push_as(base_of(image.reference), base)
+    assert not docker.image.exists(base), "the base is read from the registry, not the local store"
+    built_on = registry_digest(base)
+    assert built_on is not None
+    local = f"uvicorn-gunicorn-test/on-registry-base:{image.spec.tag}"
+    rebuild(image, local, args={"BASE_IMAGE": base, "BASE_DIGEST": built_on}, platform=platform)
+    published = f"{registry}/base-check:{image.spec.tag}"
+    try:
+        push_as(local, published)
+    finally:
+        docker.image.remove(local, force=True)
+    assert published_labels(published) is not None
+    unchanged = check_base(image.spec.tag, published, published_labels, current_digest)
+    assert not unchanged.rebuild, str(unchanged)
+    assert str(unchanged) == f"{image.spec.tag}: skip: base {base} is still {built_on}"
+    assert check_base(image.spec.tag, f"{registry}/never-published:x", published_labels, current_digest).rebuild
+
+    def plan() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bake.release_plan", f"--if-base-moved={registry}/base-check", image.spec.tag]
+        return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+
+    assert "tags=\n" in plan().stdout + "\n"
+    (tmp_path / "Dockerfile").write_text(f"FROM {image.reference}\nLABEL moved=yes\n")
+    docker.buildx.build(tmp_path, platforms=[platform], tags=[f"{local}-moved"], load=True, progress=False)
+    try:
+        push_as(f"{local}-moved", base)  # the base's tag now names another index
+    finally:
+        docker.image.remove(f"{local}-moved", force=True)
+    moved_to = registry_digest(base)
+    result = plan()
+    assert f"tags={image.spec.tag}\n" in result.stdout
+    assert f"{image.spec.tag}: rebuild: base {base} moved from {built_on} to {moved_to}" in result.stderr
