@@ -1,8 +1,8 @@
 """Gunicorn settings of the image, every one from an environment variable.
 
 Gunicorn loads this file with `--config`. It prints the effective settings as one JSON
-line at start; a bad value stops the server with one line naming the variable.
-GUNICORN_CMD_ARGS, read by Gunicorn itself after this file, wins over all of it.
+line at start; a bad value stops the server with one line naming the variable, and exit
+code 2. GUNICORN_CMD_ARGS, read by Gunicorn itself after this file, wins over all of it.
 """
 
 from __future__ import annotations
@@ -11,16 +11,21 @@ import json
 import os
 import sys
 
-from uvicorn_gunicorn_runtime.settings import SettingError, load_from_container
+from uvicorn_gunicorn_runtime.settings import UVICORN_WORKER_CLASSES, SettingError, load_from_container
 
 try:
     _settings = load_from_container(os.environ)
+    worker_class: object = _settings.worker_class
+    if worker_class not in UVICORN_WORKER_CLASSES:  # the application's own: it must import and be a worker
+        from uvicorn_gunicorn_runtime.worker_class import resolve_worker_class
+
+        worker_class = resolve_worker_class(worker_class, f"WORKER_CLASS={worker_class!r}")
 except SettingError as error:
-    sys.exit(f"error: {error}")
+    print(f"error: {error}", file=sys.stderr, flush=True)
+    sys.exit(2)
 
 workers = _settings.workers.count
 bind = [_settings.bind]
-worker_class = _settings.worker_class
 loglevel = _settings.log_level
 accesslog = _settings.access_log
 errorlog = _settings.error_log or "/dev/null"

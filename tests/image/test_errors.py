@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+
 import pytest
+from testcontainers.core.container import DockerContainer
 
 from tests.image.conftest import ChildImages, ImageUnderTest
-from tests.image.server import run_to_exit
+from tests.image.server import Exited, run_to_exit
 
 BROKEN_APP = "import json\nvalue = 1 / 0\n"
 
@@ -26,6 +30,34 @@ BAD_SETTINGS = [
     ({"VARIABLE_NAME": "missing"}, "VARIABLE_NAME='missing': module 'main' has no attribute 'missing'", False),
     ({"GUNICORN_CONF": "/nope.py"}, "GUNICORN_CONF='/nope.py'", False),
     ({"PROCESS_MANAGER": "uvicorn", "MAX_WORKERS": "-1"}, "MAX_WORKERS='-1'", False),
+    # Each of these used to start, or fail later and elsewhere (at bind, or in a worker restart loop).
+    ({"HOST": "localhost:8080"}, "HOST='localhost:8080' is not valid", True),
+    ({"HOST": "999.1.1.1"}, "HOST='999.1.1.1' is not valid", False),
+    ({"BIND": "0.0.0.0:0"}, "BIND='0.0.0.0:0' is not valid", False),
+    ({"BIND": "::1:80"}, "BIND='::1:80' is not valid", False),
+    ({"BIND": "unix:"}, "BIND='unix:' is not valid", False),
+    ({"BIND": "fd://abc"}, "BIND='fd://abc' is not valid", False),
+    ({"WEB_CONCURRENCY": "1_000"}, "WEB_CONCURRENCY='1_000' is not valid", False),
+    ({"PORT": "+80"}, "PORT='+80' is not valid", False),
+    ({"MAX_WORKERS": " 8 "}, "MAX_WORKERS=' 8 ' is not valid", False),
+    ({"WORKERS_PER_CORE": "1e1"}, "WORKERS_PER_CORE='1e1' is not valid", False),
+    (
+        {"PROCESS_MANAGER": "uvicorn", "TIMEOUT": "0"},
+        "TIMEOUT='0' is not valid: expected a whole number from 1 up with PROCESS_MANAGER=uvicorn",
+        True,
+    ),
+    ({"WORKER_CLASS": "nowhere.Worker"}, "WORKER_CLASS='nowhere.Worker': no module named 'nowhere'", True),
+    (
+        {"WORKER_CLASS": "uvicorn_worker.Missing"},
+        "WORKER_CLASS='uvicorn_worker.Missing': module 'uvicorn_worker' has no attribute 'Missing'",
+        False,
+    ),
+    ({"WORKER_CLASS": "json.JSONDecoder"}, "WORKER_CLASS='json.JSONDecoder' is not a Gunicorn worker class", False),
+    (
+        {"PROCESS_MANAGER": "uvicorn", "WORKER_CLASS": "app.workers.MyWorker"},
+        "WORKER_CLASS='app.workers.MyWorker' is not valid",
+        False,
+    ),
 ]
 
 
@@ -44,7 +76,11 @@ BAD_SETTINGS = [
 def test_bad_setting_is_named_in_one_line(
     image: ImageUnderTest, platform: str, env: dict[str, str], expected: str
 ) -> None:
-    exited = run_to_exit(image.image_id, platform, env)
+    # A worker restart loop would never exit: waiting a minute is ample for the one line.
+    _assert_one_line_error(run_to_exit(image.image_id, platform, env, timeout=60), expected)
+
+
+def _assert_one_line_error(exited: Exited, expected: str) -> None:
     errors = [line for line in exited.stderr.splitlines() if line.strip()]
     assert exited.code == 2, exited
     assert len(errors) == 1, errors
@@ -72,3 +108,76 @@ def test_no_application_at_all(child_images: ChildImages, platform: str) -> None
     assert exited.stderr.strip() == (
         "error: no application found: neither /app/app/main.py nor /app/main.py exists; set APP_MODULE or MODULE_NAME"
     )
+
+
+def test_app_that_calls_sys_exit_at_import(child_images: ChildImages, platform: str) -> None:
+    # It used to end the start silently, with the application's own exit code (here 0).
+    child = child_images.build(platform, {"main.py": "import sys\nsys.exit(0)\n"})
+    exited = run_to_exit(child, platform, {})
+    _assert_one_line_error(
+        exited,
+        "MODULE_NAME='main' VARIABLE_NAME='app': importing 'main' failed: it called sys.exit(0) (/app/main.py, line 2)",
+    )
+
+
+WORKERS_MODULE = "class NotAWorker:\n    pass\n"
+BROKEN_WORKERS_MODULE = "value = 1 / 0\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "env", "expected"),
+    [
+        pytest.param(
+            {"workers.py": WORKERS_MODULE},
+            {"WORKER_CLASS": "workers.NotAWorker"},
+            "WORKER_CLASS='workers.NotAWorker' is not a Gunicorn worker class: "
+            "expected a subclass of gunicorn.workers.base.Worker",
+            id="WORKER_CLASS-not-a-worker",
+        ),
+        pytest.param(
+            {"workers.py": BROKEN_WORKERS_MODULE},
+            {"WORKER_CLASS": "workers.MyWorker"},
+            "WORKER_CLASS='workers.MyWorker': importing 'workers' failed: ZeroDivisionError: division by zero "
+            "(/app/workers.py, line 1)",
+            id="WORKER_CLASS-import-fails",
+        ),
+        pytest.param(
+            {"workers.py": WORKERS_MODULE, "gunicorn_conf.py": "worker_class = 'workers.NotAWorker'\n"},
+            {},
+            "worker_class='workers.NotAWorker' in /app/gunicorn_conf.py is not a Gunicorn worker class",
+            id="config-file-not-a-worker",
+        ),
+        pytest.param(
+            {"gunicorn_conf.py": "workers = 2\nbind = undefined_name\n"},
+            {},
+            "GUNICORN_CONF='/app/gunicorn_conf.py': running it failed: NameError: name 'undefined_name' is not "
+            "defined (/app/gunicorn_conf.py, line 2)",
+            id="config-file-fails",
+        ),
+    ],
+)
+def test_bad_worker_class_or_config_file_of_the_application(
+    child_images: ChildImages, platform: str, files: dict[str, str], env: dict[str, str], expected: str
+) -> None:
+    child = child_images.build(platform, files)
+    _assert_one_line_error(run_to_exit(child, platform, env), expected)
+
+
+def _run_command_to_exit(image_id: str, platform: str, env: Mapping[str, str], command: str) -> Exited:
+    container = DockerContainer(image_id).with_kwargs(platform=platform).with_command(command)
+    for name, value in env.items():
+        container.with_env(name, value)
+    with container:
+        started = time.monotonic()
+        status = container.get_wrapped_container().wait(timeout=60)
+        seconds = time.monotonic() - started
+        stdout, stderr = container.get_logs()
+    return Exited(status["StatusCode"], stdout.decode(), stderr.decode(), seconds)
+
+
+def test_image_config_file_run_by_gunicorn_itself_exits_2(image: ImageUnderTest, platform: str) -> None:
+    """A command of one's own, as the original image's users wrote them: /gunicorn_conf.py still
+    names the bad value in one line, with the same exit code as the launcher (it used to exit 1)."""
+    command = "gunicorn -k uvicorn_worker.UvicornWorker -c /gunicorn_conf.py main:app"
+    exited = _run_command_to_exit(image.image_id, platform, {"WORKERS_PER_CORE": "abc"}, command)
+    _assert_one_line_error(exited, "WORKERS_PER_CORE='abc' is not valid: expected a number above 0")

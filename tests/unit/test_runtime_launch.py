@@ -1,26 +1,31 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from uvicorn_gunicorn_runtime import launch
 from uvicorn_gunicorn_runtime.launch import (
+    USER_CONF_LAYER,
     check_app,
-    gunicorn_cmd_args,
     gunicorn_command,
     reload_command,
     uvicorn_command,
 )
 from uvicorn_gunicorn_runtime.limits import CpuLimit
 from uvicorn_gunicorn_runtime.settings import AppTarget, SettingError, Settings, load_settings
+from uvicorn_gunicorn_runtime.worker_class import layered_user_config, resolve_worker_class
 
 APP = AppTarget("probe_app", "app", ("MODULE_NAME", "VARIABLE_NAME"))
+IMAGE_FILES = ("/app/main.py", "/gunicorn_conf.py")
 
 
-def _settings(env: dict[str, str]) -> Settings:
-    return load_settings(env, CpuLimit(2, None), None, lambda path: path in ("/app/main.py", "/gunicorn_conf.py"))
+def _settings(env: dict[str, str], files: tuple[str, ...] = IMAGE_FILES) -> Settings:
+    return load_settings(env, CpuLimit(2, None), None, lambda path: path in files)
 
 
 @pytest.fixture
@@ -51,6 +56,9 @@ def test_importable_app_passes(modules: Path) -> None:
         ("import missing_dependency\n", "importing 'probe_app' failed: ModuleNotFoundError: No module named"),
         ("x = 1\nraise RuntimeError('boom')\n", "importing 'probe_app' failed: RuntimeError: boom ("),
         ("def app(:\n", "importing 'probe_app' failed: SyntaxError"),
+        # SystemExit is no Exception: it used to end the start silently, with sys.exit's own code.
+        ("import sys\nsys.exit(0)\n", "importing 'probe_app' failed: it called sys.exit(0) ("),
+        ("import sys\nsys.exit('bye')\n", "importing 'probe_app' failed: it called sys.exit('bye') ("),
     ],
 )
 def test_broken_apps_fail_in_one_line(modules: Path, source: str | None, message: str) -> None:
@@ -66,10 +74,238 @@ def test_gunicorn_command() -> None:
     assert gunicorn_command(_settings({})) == ["gunicorn", "--config", "/gunicorn_conf.py", "main:app"]
 
 
-def test_worker_class_reaches_gunicorn_before_the_users_own_arguments() -> None:
-    settings = _settings({"WORKER_CLASS": "uvicorn_worker.UvicornH11Worker"})
-    assert gunicorn_cmd_args(settings, "") == "--worker-class uvicorn_worker.UvicornH11Worker"
-    assert gunicorn_cmd_args(settings, "--workers 3") == "--worker-class uvicorn_worker.UvicornH11Worker --workers 3"
+def test_the_applications_own_config_file_runs_through_the_layer() -> None:
+    settings = _settings({}, ("/app/main.py", "/app/gunicorn_conf.py", "/gunicorn_conf.py"))
+    assert gunicorn_command(settings) == ["gunicorn", "--config", str(USER_CONF_LAYER), "main:app"]
+    assert USER_CONF_LAYER.is_file()
+
+
+class FakeWorker:
+    """Stands in for gunicorn.workers.base.Worker: the unit tests run without Gunicorn."""
+
+
+@pytest.fixture
+def workers(modules: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fake gunicorn.workers.base, and a fresh import path for a module named probe_workers."""
+    for name in ("gunicorn", "gunicorn.workers", "gunicorn.workers.base"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    sys.modules["gunicorn.workers.base"].Worker = FakeWorker  # type: ignore[attr-defined]
+    monkeypatch.delitem(sys.modules, "probe_workers", raising=False)
+    (modules / "probe_workers.py").write_text(
+        "from gunicorn.workers.base import Worker\n"
+        "class MyWorker(Worker):\n    CONFIG_KWARGS = {'loop': 'asyncio', 'http': 'h11'}\n"
+        "class NotAWorker:\n    pass\n"
+        "not_a_class = 1\n"
+    )
+    importlib.invalidate_caches()
+    yield modules
+    sys.modules.pop("probe_workers", None)
+
+
+@pytest.mark.parametrize(
+    ("value", "resolved"),
+    [
+        ("probe_workers.MyWorker", "probe_workers.MyWorker"),
+        ("uvicorn_worker.UvicornWorker", "uvicorn_worker.UvicornWorker"),
+        ("uvicorn.workers.UvicornH11Worker", "uvicorn_worker.UvicornH11Worker"),
+    ],
+)
+def test_worker_class_resolves(workers: Path, value: str, resolved: str) -> None:
+    assert resolve_worker_class(value, f"WORKER_CLASS={value!r}") == resolved
+
+
+def test_the_images_own_worker_classes_need_no_import() -> None:
+    # No Gunicorn in the unit tests' environment: an import of gunicorn or uvicorn_worker would fail here.
+    for value in ("uvicorn_worker.UvicornWorker", "uvicorn.workers.UvicornWorker"):
+        assert resolve_worker_class(value, "x").startswith("uvicorn_worker.")  # type: ignore[attr-defined]
+
+
+def test_a_worker_class_object_from_a_config_file_is_kept(workers: Path) -> None:
+    from probe_workers import MyWorker  # type: ignore[import-not-found]
+
+    assert resolve_worker_class(MyWorker, "worker_class=MyWorker in /app/gunicorn_conf.py") is MyWorker
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("nowhere.Worker", "WORKER_CLASS='nowhere.Worker': no module named 'nowhere'"),
+        ("probe_workers.Missing", "WORKER_CLASS='probe_workers.Missing': module 'probe_workers' has no attribute"),
+        (
+            "probe_workers.NotAWorker",
+            "WORKER_CLASS='probe_workers.NotAWorker' is not a Gunicorn worker class: "
+            "expected a subclass of gunicorn.workers.base.Worker",
+        ),
+        ("probe_workers.not_a_class", "WORKER_CLASS='probe_workers.not_a_class' is not a Gunicorn worker class"),
+        ("json.JSONDecoder", "WORKER_CLASS='json.JSONDecoder' is not a Gunicorn worker class"),
+        (
+            "probe_workers_broken.Worker",
+            "WORKER_CLASS='probe_workers_broken.Worker': importing 'probe_workers_broken' failed: RuntimeError: boom (",
+        ),
+        (
+            "probe_workers_exits.Worker",
+            "WORKER_CLASS='probe_workers_exits.Worker': importing 'probe_workers_exits' failed: it called sys.exit(3)",
+        ),
+        (
+            "sync",
+            "WORKER_CLASS='sync' is not valid: expected a Gunicorn worker class as module.Class, "
+            "such as uvicorn_worker.UvicornWorker",
+        ),
+    ],
+)
+def test_bad_worker_class_in_one_line(workers: Path, value: str, message: str) -> None:
+    (workers / "probe_workers_broken.py").write_text("raise RuntimeError('boom')\n")
+    (workers / "probe_workers_exits.py").write_text("import sys\nsys.exit(3)\n")
+    importlib.invalidate_caches()
+    with pytest.raises(SettingError) as error:
+        resolve_worker_class(value, f"WORKER_CLASS={value!r}")
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+HOOK_CONF = "workers = 3\n_marker = 'seen'\ndef post_fork(server, worker):\n    return _marker\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "env", "worker_class"),
+    [
+        pytest.param(HOOK_CONF, {}, "uvicorn_worker.UvicornWorker", id="default-under-the-file"),
+        pytest.param(
+            HOOK_CONF + "worker_class = 'probe_workers.MyWorker'\n",
+            {},
+            "probe_workers.MyWorker",
+            id="file-over-default",
+        ),
+        pytest.param(
+            HOOK_CONF + "worker_class = 'probe_workers.MyWorker'\n",
+            {"WORKER_CLASS": "uvicorn_worker.UvicornH11Worker"},
+            "uvicorn_worker.UvicornH11Worker",
+            id="WORKER_CLASS-over-file",
+        ),
+        pytest.param(
+            HOOK_CONF + "worker_class = 'uvicorn.workers.UvicornWorker'\n",
+            {},
+            "uvicorn_worker.UvicornWorker",
+            id="original-name-in-file",
+        ),
+    ],
+)
+def test_layered_user_config(
+    workers: Path, capsys: pytest.CaptureFixture[str], source: str, env: dict[str, str], worker_class: str
+) -> None:
+    conf = workers / "my_conf.py"
+    conf.write_text(source)
+    settings = layered_user_config({"GUNICORN_CONF": str(conf), **env})
+    assert settings["worker_class"] == worker_class
+    assert settings["workers"] == 3
+    assert not [name for name in settings if name.startswith("__")]
+    hook = settings["post_fork"]
+    assert callable(hook) and hook(None, None) == "seen"  # a hook still sees the file's own globals
+    notices = capsys.readouterr().out.splitlines()
+    if "uvicorn.workers" in source:
+        assert notices == [
+            f"notice: worker_class='uvicorn.workers.UvicornWorker' in {conf} is the original image's name; "
+            "using uvicorn_worker.UvicornWorker (Uvicorn's uvicorn.workers module is deprecated)"
+        ]
+    else:
+        assert notices == []
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("workers = 2\nworkers = undefined_name\n", "NameError: name 'undefined_name' is not defined ("),
+        ("import sys\nsys.exit(1)\n", "it called sys.exit(1) ("),
+        ("worker_class = 'probe_workers.NotAWorker'\n", "is not a Gunicorn worker class"),
+    ],
+)
+def test_broken_user_config_in_one_line(workers: Path, source: str, message: str) -> None:
+    conf = workers / "my_conf.py"
+    conf.write_text(source)
+    with pytest.raises(SettingError) as error:
+        layered_user_config({"GUNICORN_CONF": str(conf)})
+    assert message in str(error.value)
+    assert str(conf) in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+class Exec(Exception):
+    """Raised instead of exec, with the command the launcher would have become."""
+
+
+@pytest.fixture
+def launched(modules: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """main() with probe_app as the application and os.execvp recorded instead of run."""
+    _write(modules, "async def app(scope, receive, send):\n    pass\n")
+    commands: list[list[str]] = []
+
+    def execvp(file: str, args: list[str]) -> None:
+        commands.append(args)
+        raise Exec
+
+    monkeypatch.setattr(os, "execvp", execvp)
+    for name in ("WORKER_CLASS", "GUNICORN_CONF", "GUNICORN_CMD_ARGS", "PROCESS_MANAGER", "TIMEOUT", "MODULE_NAME"):
+        monkeypatch.setenv(name, "")  # so that monkeypatch restores what main() sets
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("APP_MODULE", "probe_app:app")
+    yield commands
+
+
+def test_main_leaves_gunicorn_cmd_args_to_the_user(
+    launched: list[list[str]], modules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = modules / "gunicorn_conf.py"
+    conf.write_text("workers = 1\n")
+    monkeypatch.setenv("GUNICORN_CONF", str(conf))
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--workers 3")
+    monkeypatch.setenv("WORKER_CLASS", "uvicorn_worker.UvicornH11Worker")
+    with pytest.raises(Exec):
+        launch.main(["launch"])
+    assert launched == [["gunicorn", "--config", str(USER_CONF_LAYER), "probe_app:app"]]
+    # Gunicorn reads GUNICORN_CMD_ARGS after any config file: left alone, it wins over everything.
+    assert os.environ["GUNICORN_CMD_ARGS"] == "--workers 3"
+    assert os.environ["GUNICORN_CONF"] == str(conf)
+
+
+@pytest.mark.parametrize("reload", [False, True])
+def test_main_exports_app_module_as_the_original_did(
+    launched: list[list[str]], monkeypatch: pytest.MonkeyPatch, reload: bool
+) -> None:
+    monkeypatch.delenv("APP_MODULE")
+    monkeypatch.setenv("MODULE_NAME", "probe_app")
+    with pytest.raises(Exec):
+        launch.main(["launch", "--reload"] if reload else ["launch"])
+    assert os.environ["APP_MODULE"] == "probe_app:app"
+
+
+@pytest.mark.parametrize("manager", ["gunicorn", "uvicorn"])
+def test_main_says_once_that_an_original_worker_class_was_replaced(
+    launched: list[list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, manager: str
+) -> None:
+    monkeypatch.setenv("WORKER_CLASS", "uvicorn.workers.UvicornH11Worker")
+    monkeypatch.setenv("PROCESS_MANAGER", manager)
+    with pytest.raises(Exec):
+        launch.main(["launch"])
+    notices = [line for line in capsys.readouterr().out.splitlines() if line.startswith("notice:")]
+    assert notices == [
+        "notice: WORKER_CLASS='uvicorn.workers.UvicornH11Worker' is the original image's name; "
+        "using uvicorn_worker.UvicornH11Worker (Uvicorn's uvicorn.workers module is deprecated)"
+    ]
+    if manager == "uvicorn":
+        assert "--http h11 --loop asyncio" in " ".join(launched[0])
+
+
+def test_main_refuses_timeout_zero_with_uvicorns_manager(
+    launched: list[list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROCESS_MANAGER", "uvicorn")
+    monkeypatch.setenv("TIMEOUT", "0")
+    assert launch.main(["launch"]) == 2
+    assert launched == []
+    assert capsys.readouterr().err.splitlines() == [
+        "error: TIMEOUT='0' is not valid: expected a whole number from 1 up with PROCESS_MANAGER=uvicorn, "
+        "whose worker health check cannot be turned off"
+    ]
 
 
 def test_uvicorn_command_carries_the_shared_settings() -> None:

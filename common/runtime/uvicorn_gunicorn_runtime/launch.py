@@ -16,24 +16,37 @@ import sys
 import traceback
 from pathlib import Path
 
-from uvicorn_gunicorn_runtime.settings import AppTarget, SettingError, Settings, load_from_container
+from uvicorn_gunicorn_runtime.settings import (
+    H11_WORKER_CLASS,
+    IMAGE_GUNICORN_CONF,
+    AppTarget,
+    SettingError,
+    Settings,
+    load_from_container,
+    renamed_worker_class_notice,
+)
 
 JSON_LOG_CONFIG = Path(__file__).with_name("log_config_json.json")
-H11_WORKER = "uvicorn_worker.UvicornH11Worker"
+# Gunicorn's --config when the application brings its own file (see that module).
+USER_CONF_LAYER = Path(__file__).with_name("user_gunicorn_conf.py")
 
 
 def check_app(app: AppTarget) -> None:
     """Imports the application once, so that a broken one fails here, in one line."""
     try:
         module = importlib.import_module(app.module)
-    except Exception as error:
-        if isinstance(error, ModuleNotFoundError) and _is_part_of(error.name, app.module):
-            raise SettingError(f"{app.describe()}: no module named {error.name!r}") from None
-        raise SettingError(f"{app.describe()}: importing {app.module!r} failed: {_one_line(error)}") from None
+    except (Exception, SystemExit) as error:
+        raise SettingError(import_failure(app.describe(), app.module, error)) from None
     if not hasattr(module, app.variable):
         raise SettingError(f"{app.describe()}: module {app.module!r} has no attribute {app.variable!r}")
     if not callable(getattr(module, app.variable)):
         raise SettingError(f"{app.describe()}: {app.spec!r} is not callable, so it is not an ASGI application")
+
+
+def import_failure(named_by: str, module: str, error: BaseException) -> str:
+    if isinstance(error, ModuleNotFoundError) and _is_part_of(error.name, module):
+        return f"{named_by}: no module named {error.name!r}"
+    return f"{named_by}: importing {module!r} failed: {one_line(error)}"
 
 
 def _is_part_of(missing: str | None, module: str) -> bool:
@@ -41,10 +54,14 @@ def _is_part_of(missing: str | None, module: str) -> bool:
     return missing is not None and (module == missing or module.startswith(missing + "."))
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
     where = f" ({frame.filename}, line {frame.lineno})" if frame else ""
-    return f"{type(error).__name__}: {error}{where}".replace("\n", " ")
+    if isinstance(error, SystemExit):
+        what = f"it called sys.exit({error.code!r})"
+    else:
+        what = f"{type(error).__name__}: {error}"
+    return f"{what}{where}".replace("\n", " ")
 
 
 def _host_and_port(bind: str) -> list[str]:
@@ -63,16 +80,14 @@ def _uvicorn_common(settings: Settings) -> list[str]:
 
 
 def gunicorn_command(settings: Settings) -> list[str]:
+    """Gunicorn with the image's configuration file, or the application's own on top of the
+    image's worker class; GUNICORN_CMD_ARGS, read by Gunicorn after either, wins over both."""
     command = ["gunicorn"]
-    if settings.gunicorn_conf:
-        command += ["--config", settings.gunicorn_conf]
+    if settings.gunicorn_conf == IMAGE_GUNICORN_CONF:
+        command += ["--config", IMAGE_GUNICORN_CONF]
+    elif settings.gunicorn_conf:
+        command += ["--config", str(USER_CONF_LAYER)]
     return [*command, settings.app.spec]
-
-
-def gunicorn_cmd_args(settings: Settings, user_args: str) -> str:
-    """GUNICORN_CMD_ARGS with the worker class first: a config file of the user's own would
-    otherwise leave Gunicorn's synchronous default, and the user's own arguments still win."""
-    return f"--worker-class {settings.worker_class} {user_args}".strip()
 
 
 def uvicorn_command(settings: Settings) -> list[str]:
@@ -81,7 +96,7 @@ def uvicorn_command(settings: Settings) -> list[str]:
     command += ["--timeout-graceful-shutdown", str(settings.graceful_timeout)]
     command += ["--timeout-worker-healthcheck", str(settings.timeout)]
     command += ["--forwarded-allow-ips", settings.forwarded_allow_ips, "--proxy-headers"]
-    if settings.worker_class == H11_WORKER:
+    if settings.worker_class == H11_WORKER_CLASS:
         command += ["--http", "h11", "--loop", "asyncio"]
     return command
 
@@ -101,15 +116,22 @@ def main(argv: list[str]) -> int:
     except SettingError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
+    os.environ["APP_MODULE"] = settings.app.spec  # the server's environment has it, as the original's had
     if reload:
         command = reload_command(settings)
-    elif settings.process_manager == "uvicorn":
-        # Gunicorn's config file prints this line itself; Uvicorn has no such hook.
-        print(json.dumps(settings.summary()), flush=True)
-        command = uvicorn_command(settings)
     else:
-        os.environ["GUNICORN_CMD_ARGS"] = gunicorn_cmd_args(settings, os.environ.get("GUNICORN_CMD_ARGS", ""))
-        command = gunicorn_command(settings)
+        given = os.environ.get("WORKER_CLASS")
+        notice = renamed_worker_class_notice(given, f"WORKER_CLASS={given!r}")
+        if notice:
+            print(notice, flush=True)
+        if settings.process_manager == "uvicorn":
+            # Gunicorn's config file prints this line itself; Uvicorn has no such hook.
+            print(json.dumps(settings.summary()), flush=True)
+            command = uvicorn_command(settings)
+        else:
+            if settings.gunicorn_conf:
+                os.environ["GUNICORN_CONF"] = settings.gunicorn_conf  # the file USER_CONF_LAYER runs
+            command = gunicorn_command(settings)
     os.execvp(command[0], command)
     return 1  # not reached: execvp replaces this process or raises
 

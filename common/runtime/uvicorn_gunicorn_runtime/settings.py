@@ -5,7 +5,6 @@ A bad value raises SettingError with one line naming the variable and the value.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -16,14 +15,31 @@ from uvicorn_gunicorn_runtime.limits import CpuLimit, cpu_limit, memory_limit
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("text", "json")
 PROCESS_MANAGERS = ("gunicorn", "uvicorn")
-WORKER_CLASSES = ("uvicorn_worker.UvicornWorker", "uvicorn_worker.UvicornH11Worker")
-GUNICORN_CONF_CANDIDATES = ("/app/gunicorn_conf.py", "/app/app/gunicorn_conf.py", "/gunicorn_conf.py")
+DEFAULT_WORKER_CLASS = "uvicorn_worker.UvicornWorker"
+H11_WORKER_CLASS = "uvicorn_worker.UvicornH11Worker"
+UVICORN_WORKER_CLASSES = (DEFAULT_WORKER_CLASS, H11_WORKER_CLASS)
+# The original image's names, from Uvicorn's own uvicorn.workers module (deprecated upstream).
+ORIGINAL_WORKER_CLASSES = {
+    "uvicorn.workers.UvicornWorker": DEFAULT_WORKER_CLASS,
+    "uvicorn.workers.UvicornH11Worker": H11_WORKER_CLASS,
+}
+IMAGE_GUNICORN_CONF = "/gunicorn_conf.py"
+GUNICORN_CONF_CANDIDATES = ("/app/gunicorn_conf.py", "/app/app/gunicorn_conf.py", IMAGE_GUNICORN_CONF)
 # One worker serving the sample app, after 2,000 requests, measured 29 MiB RSS (16 MiB PSS)
 # on linux/amd64 (see the README); the budget leaves about 100 MiB for the application.
 DEFAULT_MEMORY_PER_WORKER_MB = 128
 MIB = 1 << 20
-DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Each pattern is used with fullmatch: `$` alone would let a trailing newline through.
+DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Patterns of variables that are often unset: compiled on first use, by re's own cache.
+CLASS_PATH = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+"
+# Plain ASCII digits: int() and float() would also take " 8 ", "+3", "1_000" and "1e3". At
+# most 20 of them, well below the length at which int() refuses a string.
+WHOLE_NUMBER = r"[0-9]{1,20}"
+DECIMAL = r"[0-9]{1,20}\.?[0-9]{0,20}|\.[0-9]{1,20}"
+HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+BIND_FORMS = "host:port or [ipv6]:port with a port from 1 to 65535, unix:/path or fd://N"
 
 
 class SettingError(ValueError):
@@ -32,6 +48,14 @@ class SettingError(ValueError):
 
 def _invalid(name: str, value: str, expected: str) -> SettingError:
     return SettingError(f"{name}={value!r} is not valid: expected {expected}")
+
+
+def decimal_times(decimal: str, whole: int) -> int:
+    """decimal x whole, rounded down, for a decimal as DECIMAL takes it, without float error:
+    0.57 x 100 is 57, where the float product 56.99999999999999 would truncate to 56."""
+    integral, _, fraction = decimal.partition(".")
+    scale: int = 10 ** len(fraction)
+    return int(integral + fraction) * whole // scale
 
 
 class Environment:
@@ -57,34 +81,30 @@ class Environment:
         if value is None:
             return None
         expected = f"a whole number from {minimum}" + (f" to {maximum}" if maximum is not None else " up")
-        try:
-            number = int(value)
-        except ValueError:
-            raise _invalid(name, value, expected) from None
+        if not re.fullmatch(WHOLE_NUMBER, value):
+            raise _invalid(name, value, expected)
+        number = int(value)
         if number < minimum or (maximum is not None and number > maximum):
             raise _invalid(name, value, expected)
         return number
 
-    def number(self, name: str, default: float, above: float) -> float:
+    def positive_decimal(self, name: str, default: str) -> str:
+        """The value as written, checked: digits with at most one point, above 0."""
         value = self.text(name)
         if value is None:
             return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise _invalid(name, value, f"a number above {above:g}") from None
-        if not math.isfinite(number) or number <= above:
-            raise _invalid(name, value, f"a number above {above:g}")
-        return number
+        if not re.fullmatch(DECIMAL, value) or not value.strip("0."):
+            raise _invalid(name, value, "a number above 0, such as 0.5 or 3")
+        return value
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...], fold_case: bool = True) -> str:
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        """One of `choices`, in any case."""
         value = self.text(name)
         if value is None:
             return default
-        candidate = value.lower() if fold_case else value
-        if candidate not in choices:
+        if value.lower() not in choices:
             raise _invalid(name, value, f"one of {', '.join(choices)}")
-        return candidate
+        return value.lower()
 
 
 @dataclass(frozen=True)
@@ -106,7 +126,7 @@ class AppTarget:
 
 def _parse_app_module(value: str) -> AppTarget:
     module, separator, variable = value.partition(":")
-    if not separator or not DOTTED_NAME.match(module) or not IDENTIFIER.match(variable):
+    if not separator or not DOTTED_NAME.fullmatch(module) or not IDENTIFIER.fullmatch(variable):
         raise _invalid("APP_MODULE", value, "module:variable, such as main:app")
     return AppTarget(module, variable, ("APP_MODULE",))
 
@@ -126,10 +146,10 @@ def discover_app(env: Environment, exists: Callable[[str], bool]) -> AppTarget:
     if explicit is not None:
         return _parse_app_module(explicit)
     module = env.text("MODULE_NAME") or _default_module(exists)
-    if not DOTTED_NAME.match(module):
+    if not DOTTED_NAME.fullmatch(module):
         raise _invalid("MODULE_NAME", module, "a module name such as app.main")
     variable = env.text("VARIABLE_NAME") or "app"
-    if not IDENTIFIER.match(variable):
+    if not IDENTIFIER.fullmatch(variable):
         raise _invalid("VARIABLE_NAME", variable, "a Python identifier such as app")
     return AppTarget(module, variable, ("MODULE_NAME", "VARIABLE_NAME"))
 
@@ -155,7 +175,7 @@ class WorkerPlan:
 
 
 def plan_workers(env: Environment, cpu: CpuLimit, memory_limit: int | None) -> WorkerPlan:
-    per_core = env.number("WORKERS_PER_CORE", 1.0, above=0)
+    per_core = env.positive_decimal("WORKERS_PER_CORE", "1")
     max_workers = env.optional_integer("MAX_WORKERS", minimum=1)
     web_concurrency = env.optional_integer("WEB_CONCURRENCY", minimum=1)
     per_worker_mb = env.integer("MEMORY_PER_WORKER_MB", DEFAULT_MEMORY_PER_WORKER_MB, minimum=1)
@@ -163,8 +183,8 @@ def plan_workers(env: Environment, cpu: CpuLimit, memory_limit: int | None) -> W
     if web_concurrency is not None:
         count, rule = web_concurrency, "WEB_CONCURRENCY"
     else:
-        count = max(int(per_core * cpu.count), 2)
-        rule = f"max(2, int(WORKERS_PER_CORE {per_core:g} x {cpu.count} CPUs))"
+        count = max(decimal_times(per_core, cpu.count), 2)
+        rule = f"max(2, int(WORKERS_PER_CORE {per_core} x {cpu.count} CPUs))"
         if max_workers is not None and max_workers < count:
             count, rule = max_workers, f"MAX_WORKERS {max_workers}"
         if limit_mb is not None and limit_mb // per_worker_mb < count:
@@ -173,22 +193,95 @@ def plan_workers(env: Environment, cpu: CpuLimit, memory_limit: int | None) -> W
     return WorkerPlan(count, rule, cpu.affinity, cpu.quota, cpu.count, limit_mb, per_worker_mb)
 
 
+def _is_ipv4(host: str) -> bool:
+    # No leading zeros: the C resolver reads 010 as octal 8.
+    parts = host.split(".")
+    return len(parts) == 4 and all(
+        re.fullmatch(WHOLE_NUMBER, part) and int(part) <= 255 and (part == "0" or part[0] != "0") for part in parts
+    )
+
+
+def _is_ipv6(host: str) -> bool:
+    import ipaddress  # only for a host with a colon: the default start does without it
+
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_name(host: str) -> bool:
+    """RFC 1123 labels; an all-numeric last label is a malformed IPv4 address, not a name."""
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(re.fullmatch(HOST_LABEL, label) for label in labels) and not labels[-1].isdigit()
+
+
+def _bind_host(host: str) -> str | None:
+    """The host as an address to bind takes it (an IPv6 address in brackets), or None when it is
+    neither an IPv4 address, nor an IPv6 address (with or without brackets), nor a host name."""
+    address = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if ":" in address or address != host:
+        return f"[{address}]" if _is_ipv6(address) else None
+    return host if _is_ipv4(host) or _is_host_name(host) else None
+
+
+def _is_port(text: str) -> bool:
+    return re.fullmatch(WHOLE_NUMBER, text) is not None and 1 <= int(text) <= 65535
+
+
 def parse_bind(value: str) -> str:
-    if value.startswith(("unix:", "fd://")):
-        return value
-    host, separator, port = value.rpartition(":")
-    if not separator or not host or not port.isdigit() or int(port) > 65535:
-        raise _invalid("BIND", value, "host:port, [ipv6]:port or unix:/path")
+    if value.startswith("unix:"):
+        valid = value != "unix:"
+    elif value.startswith("fd://"):
+        valid = re.fullmatch(WHOLE_NUMBER, value.removeprefix("fd://")) is not None
+    else:
+        host, separator, port = value.rpartition(":")
+        # Unbracketed, "::1:80" could be host ::1 or host ::1:80; Gunicorn needs the brackets.
+        unbracketed_ipv6 = ":" in host and not host.startswith("[")
+        valid = bool(separator) and _is_port(port) and not unbracketed_ipv6 and _bind_host(host) is not None
+    if not valid:
+        raise _invalid("BIND", value, BIND_FORMS)
     return value
 
 
 def _bind(env: Environment) -> str:
-    explicit = env.text("BIND")
-    if explicit is not None:
-        return parse_bind(explicit)
-    host = env.text("HOST") or "0.0.0.0"
+    """BIND, else HOST:PORT; HOST and PORT are checked even when BIND wins over them."""
     port = env.integer("PORT", 80, minimum=1, maximum=65535)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    host = env.text("HOST")
+    bind_host = "0.0.0.0" if host is None else _bind_host(host)
+    if bind_host is None:
+        raise _invalid("HOST", host or "", "an IP address or a host name, without a port (PORT sets the port)")
+    explicit = env.text("BIND")
+    return parse_bind(explicit) if explicit is not None else f"{bind_host}:{port}"
+
+
+def worker_class_path(value: str) -> str | None:
+    """The class Gunicorn is to load for a worker class as written: an original image's name
+    becomes uvicorn-worker's; None when it is not written as module.Class."""
+    path = ORIGINAL_WORKER_CLASSES.get(value, value)
+    return path if re.fullmatch(CLASS_PATH, path) else None
+
+
+def renamed_worker_class_notice(value: object, named_by: str) -> str | None:
+    """The one line saying that a worker class of the original image was replaced, if it was."""
+    if not isinstance(value, str) or value not in ORIGINAL_WORKER_CLASSES:
+        return None
+    return (
+        f"notice: {named_by} is the original image's name; using {ORIGINAL_WORKER_CLASSES[value]}"
+        " (Uvicorn's uvicorn.workers module is deprecated)"
+    )
+
+
+def _worker_class(env: Environment) -> str:
+    value = env.text("WORKER_CLASS")
+    if value is None:
+        return DEFAULT_WORKER_CLASS
+    path = worker_class_path(value)
+    if path is None:
+        expected = f"a Gunicorn worker class as module.Class, such as {DEFAULT_WORKER_CLASS}"
+        raise _invalid("WORKER_CLASS", value, expected)
+    return path
 
 
 def _log_target(env: Environment, name: str) -> str | None:
@@ -234,7 +327,7 @@ def load_settings(
         log_format=env.choice("LOG_FORMAT", "text", LOG_FORMATS),
         access_log=_log_target(env, "ACCESS_LOG"),
         error_log=_log_target(env, "ERROR_LOG"),
-        worker_class=env.choice("WORKER_CLASS", WORKER_CLASSES[0], WORKER_CLASSES, fold_case=False),
+        worker_class=_worker_class(env),
         timeout=env.integer("TIMEOUT", 120, minimum=0),
         graceful_timeout=env.integer("GRACEFUL_TIMEOUT", 120, minimum=0),
         keep_alive=env.integer("KEEP_ALIVE", 5, minimum=0),
@@ -246,6 +339,18 @@ def load_settings(
                 raise _invalid(name, value, "- or empty with PROCESS_MANAGER=uvicorn, which logs to the console only")
         if settings.bind.startswith("fd://"):
             raise _invalid("BIND", settings.bind, "host:port or unix:/path with PROCESS_MANAGER=uvicorn")
+        if settings.worker_class not in UVICORN_WORKER_CLASSES:
+            raise _invalid(
+                "WORKER_CLASS",
+                env.raw("WORKER_CLASS", ""),
+                f"{' or '.join(UVICORN_WORKER_CLASSES)} with PROCESS_MANAGER=uvicorn, which runs no Gunicorn worker",
+            )
+        if settings.timeout == 0:
+            raise _invalid(
+                "TIMEOUT",
+                env.raw("TIMEOUT", ""),
+                "a whole number from 1 up with PROCESS_MANAGER=uvicorn, whose worker health check cannot be turned off",
+            )
     return settings
 
 

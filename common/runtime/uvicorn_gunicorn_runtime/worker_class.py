@@ -1,0 +1,77 @@
+"""The worker class Gunicorn loads, checked where Gunicorn loads it: in its master process,
+from its configuration file (/gunicorn_conf.py, or user_gunicorn_conf.py for the
+application's own file). Gunicorn imports the class there right after, so the check costs
+no import of its own, and the launcher never loads this module."""
+
+from __future__ import annotations
+
+import importlib
+import runpy
+from collections.abc import Mapping
+
+from uvicorn_gunicorn_runtime.launch import import_failure, one_line
+from uvicorn_gunicorn_runtime.settings import (
+    DEFAULT_WORKER_CLASS,
+    UVICORN_WORKER_CLASSES,
+    Environment,
+    SettingError,
+    renamed_worker_class_notice,
+    worker_class_path,
+)
+
+
+def resolve_worker_class(value: object, named_by: str) -> object:
+    """What Gunicorn is to load as its worker class, checked: a class, or a module.Class path
+    (the original image's names replaced) to a subclass of gunicorn.workers.base.Worker."""
+    if not isinstance(value, str):
+        _check_worker(value, named_by)
+        return value
+    path = worker_class_path(value)
+    if path is None:
+        expected = f"a Gunicorn worker class as module.Class, such as {DEFAULT_WORKER_CLASS}"
+        raise SettingError(f"{named_by} is not valid: expected {expected}")
+    if path not in UVICORN_WORKER_CLASSES:  # the image's own need no check
+        _check_worker(_import_class(path, named_by), named_by)
+    return path
+
+
+def _check_worker(worker: object, named_by: str) -> None:
+    from gunicorn.workers.base import Worker
+
+    if not (isinstance(worker, type) and issubclass(worker, Worker)):
+        expected = "a subclass of gunicorn.workers.base.Worker"
+        raise SettingError(f"{named_by} is not a Gunicorn worker class: expected {expected}")
+
+
+def _import_class(path: str, named_by: str) -> object:
+    module_name, _, name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except (Exception, SystemExit) as error:
+        raise SettingError(import_failure(named_by, module_name, error)) from None
+    if not hasattr(module, name):
+        raise SettingError(f"{named_by}: module {module_name!r} has no attribute {name!r}")
+    return getattr(module, name)
+
+
+def layered_user_config(environ: Mapping[str, str]) -> dict[str, object]:
+    """The settings of the application's own Gunicorn configuration file (GUNICORN_CONF, as the
+    launcher set it), with the worker class decided: WORKER_CLASS, else the file's
+    worker_class, else the image's default, which Gunicorn's own (sync, WSGI only) is not."""
+    path = environ["GUNICORN_CONF"]
+    try:
+        settings = runpy.run_path(path, run_name="__config__")
+    except (Exception, SystemExit) as error:
+        raise SettingError(f"GUNICORN_CONF={path!r}: running it failed: {one_line(error)}") from None
+    given = Environment(environ).text("WORKER_CLASS")
+    if given is not None:
+        chosen, named_by = given, f"WORKER_CLASS={given!r}"
+    elif "worker_class" in settings:
+        chosen, named_by = settings["worker_class"], f"worker_class={settings['worker_class']!r} in {path}"
+        notice = renamed_worker_class_notice(chosen, named_by)
+        if notice:
+            print(notice, flush=True)
+    else:
+        chosen, named_by = DEFAULT_WORKER_CLASS, "the image's default worker class"
+    settings["worker_class"] = resolve_worker_class(chosen, named_by)
+    return {name: value for name, value in settings.items() if not name.startswith("__")}
