@@ -57,6 +57,21 @@ def _cosign(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["cosign", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
+def generate_key_pair(directory: Path, password: str) -> tuple[Path, Path]:
+    """A new cosign key pair in `directory` (for tests and local runs); returns (private, public)."""
+    result = subprocess.run(
+        ["cosign", "generate-key-pair"],
+        cwd=directory,
+        env={**os.environ, "COSIGN_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    if result.returncode != 0:
+        raise SigningError(f"cosign generate-key-pair failed: {_last_line(result)}")
+    return directory / "cosign.key", directory / "cosign.pub"
+
+
 def _last_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = (result.stderr or result.stdout).strip().splitlines()
     return lines[-1] if lines else f"exit code {result.returncode}"

@@ -26,7 +26,7 @@ from bake.local_registry import LocalRegistryError, local_registry
 from bake.matrix import REPO_ROOT, MatrixError, load_matrix, utc_today
 from bake.publish import PublishError, registry_digest_and_platforms
 from bake.selection import SelectionError, select
-from bake.signing import Signer, SigningError, verify
+from bake.signing import Signer, SigningError, generate_key_pair, verify
 from bake.workflow_run.actions import ActionCopyError, local_copy, pinned_actions
 from bake.workflow_run.hub_standin import hub_standin
 
@@ -89,16 +89,10 @@ def _signing_key_pair(directory: Path) -> Path:
     """A key pair for this run, its private key and password in the environment act reads
     secrets from; returns the public key."""
     password = secrets.token_hex(16)
-    subprocess.run(
-        ["cosign", "generate-key-pair"],
-        cwd=directory,
-        env={**os.environ, "COSIGN_PASSWORD": password},
-        check=True,
-        capture_output=True,
-    )
-    os.environ["COSIGN_PRIVATE_KEY"] = (directory / "cosign.key").read_text()
+    private, public = generate_key_pair(directory, password)
+    os.environ["COSIGN_PRIVATE_KEY"] = private.read_text()
     os.environ["COSIGN_PASSWORD"] = password
-    return directory / "cosign.pub"
+    return public
 
 
 def run(tag: str, only: str | None) -> None:
