@@ -10,8 +10,6 @@ tag, lacks a platform or is not verified.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,7 +20,7 @@ from bake.attestations import REQUIRED_DISTRIBUTIONS, attestation_manifests, rea
 from bake.date_tag import choose_date_tag
 from bake.matrix import Image
 from bake.publish import PublishError, check_in_registry, platform_manifests, registry_digest, verify_release
-from bake.registry import read_manifest
+from bake.registry import index_digest_and_platforms, read_manifest
 from bake.signing import signer_from_environment
 from bake.tags import moving_tags
 
@@ -41,12 +39,8 @@ def _index_of(sources: Sequence[str]) -> tuple[str, set[str]]:
     """The digest and platforms of the index `imagetools create` makes from `sources`, computed
     without pushing: its dry run prints exactly the bytes it would push."""
     raw = str(run([*docker.client_config.docker_cmd, "buildx", "imagetools", "create", "--dry-run", *sources]))
-    platforms = {
-        f"{entry['platform']['os']}/{entry['platform']['architecture']}"
-        for entry in json.loads(raw).get("manifests", [])
-        if entry.get("platform", {}).get("os", "unknown") != "unknown"
-    }
-    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest(), platforms
+    digest, manifests = index_digest_and_platforms(raw)
+    return digest, set(manifests)
 
 
 def plan_merge(image: Image, repository: str, sources: Sequence[str]) -> Merge:

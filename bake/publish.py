@@ -10,8 +10,6 @@ registry; only then do the moving tags follow.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +20,7 @@ from bake.date_tag import choose_date_tag
 from bake.image_facts import expected_packages
 from bake.matrix import Image
 from bake.platforms import UNAME_MACHINE
-from bake.registry import read_manifest, read_raw
+from bake.registry import index_digest_and_platforms, read_manifest, read_raw
 from bake.signing import Signer, ensure_signed, signer_from_environment
 from bake.tags import moving_tags
 
@@ -90,13 +88,7 @@ def push_as(source: str, target: str) -> None:
 
 def _read_index(reference: str) -> tuple[str, dict[str, str]]:
     """A pushed index, read once: its digest and each platform's manifest digest (attestations left out)."""
-    raw = read_raw(reference)
-    manifests = {
-        f"{entry['platform']['os']}/{entry['platform']['architecture']}": entry["digest"]
-        for entry in json.loads(raw).get("manifests", [])
-        if entry.get("platform", {}).get("os", "unknown") != "unknown"
-    }
-    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest(), manifests
+    return index_digest_and_platforms(read_raw(reference))
 
 
 def registry_digest(reference: str) -> str | None:

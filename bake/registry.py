@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -12,6 +13,17 @@ from python_on_whales.utils import run
 def read_raw(reference: str) -> str:
     """A manifest or index exactly as the registry serves it."""
     return str(run([*docker.client_config.docker_cmd, "buildx", "imagetools", "inspect", "--raw", reference]))
+
+
+def index_digest_and_platforms(raw: str) -> tuple[str, dict[str, str]]:
+    """An index's digest (of its bytes exactly as served or pushed) and each platform's manifest
+    digest, attestation manifests left out."""
+    manifests = {
+        f"{entry['platform']['os']}/{entry['platform']['architecture']}": entry["digest"]
+        for entry in json.loads(raw).get("manifests", [])
+        if entry.get("platform", {}).get("os", "unknown") != "unknown"
+    }
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest(), manifests
 
 
 def read_manifest(reference: str) -> dict[str, Any]:
