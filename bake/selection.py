@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from bake.matrix import Image, Matrix, RetiredVersion, tag_of
 from bake.tags import moving_tags
 
+# Not a tag: the slim image of the version `latest` is on that day. Commands written down (CI,
+# the README) name it, so that they still test an image after that version's end of life.
+DEFAULT_SLIM = "default-slim"
+
 
 class SelectionError(ValueError):
     """A requested tag is not in the matrix."""
@@ -35,12 +39,23 @@ def retired_tags(matrix: Matrix) -> dict[str, RetiredVersion]:
 def _what_is_valid(matrix: Matrix) -> str:
     if not matrix.images:
         return f"no tag is supported on {matrix.build_date}"
-    return f"valid tags: {', '.join(valid_tags(matrix))}"
+    return f"valid tags: {', '.join(valid_tags(matrix))} (and {DEFAULT_SLIM}: {default_slim_tag(matrix)})"
+
+
+def default_slim_tag(matrix: Matrix) -> str | None:
+    """What DEFAULT_SLIM names on the matrix's date; None once every version is retired."""
+    return next((image.tag for image in matrix.images if image.is_default and image.variant == "slim"), None)
+
+
+def _resolved(matrix: Matrix, requested: Sequence[str]) -> list[str]:
+    default_slim = default_slim_tag(matrix)
+    return [default_slim if tag == DEFAULT_SLIM and default_slim else tag for tag in requested]
 
 
 def select(matrix: Matrix, requested: Sequence[str]) -> list[Image]:
     """The images named by `requested` in matrix order; every image when nothing is named.
     A tag that is not supported on the matrix's date, retired or never known, is an error."""
+    requested = _resolved(matrix, requested)
     if not requested:
         return list(matrix.images)
     by_tag = {tag: image for image in matrix.images for tag in moving_tags(image)}
@@ -59,9 +74,12 @@ def select(matrix: Matrix, requested: Sequence[str]) -> list[Image]:
 def select_current(matrix: Matrix, requested: Sequence[str]) -> Selection:
     """Like `select`, but a named tag of a retired version is skipped with a line saying so:
     a command written before a version's end of life still runs after it."""
+    requested = _resolved(matrix, requested)
     retired = retired_tags(matrix)
     skipped = [f"skipped: {tag} is retired: {retired[tag]}" for tag in dict.fromkeys(requested) if tag in retired]
-    current = [tag for tag in requested if tag not in retired]
+    if DEFAULT_SLIM in requested:  # still unresolved: no version is supported on the date
+        skipped.append(f"skipped: {DEFAULT_SLIM}: {_what_is_valid(matrix)}")
+    current = [tag for tag in requested if tag not in retired and tag != DEFAULT_SLIM]
     if requested and not current:
         return Selection([], skipped)
     return Selection(select(matrix, current), skipped)

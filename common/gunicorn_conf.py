@@ -11,10 +11,10 @@ import json
 import os
 import sys
 
-from uvicorn_gunicorn_runtime.settings import UVICORN_WORKER_CLASSES, SettingError, load_from_container
+from uvicorn_gunicorn_runtime.settings import UVICORN_WORKER_CLASSES, SettingError, load_for_gunicorn
 
 try:
-    _settings = load_from_container(os.environ)
+    _settings = load_for_gunicorn(os.environ)
     worker_class: object = _settings.worker_class
     if worker_class not in UVICORN_WORKER_CLASSES:  # the application's own: it must import and be a worker
         from uvicorn_gunicorn_runtime.worker_class import resolve_worker_class

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 
 import pytest
+from _pytest.mark import ParameterSet
 from testcontainers.core.container import DockerContainer
 
 from tests.image.conftest import ChildImages, ImageUnderTest
@@ -26,8 +28,6 @@ BAD_SETTINGS = [
     ({"TIMEOUT": "soon"}, "TIMEOUT='soon'", False),
     ({"WORKER_CLASS": "sync"}, "WORKER_CLASS='sync'", False),
     ({"BIND": "0.0.0.0"}, "BIND='0.0.0.0'", False),
-    ({"APP_MODULE": "nowhere:app"}, "APP_MODULE='nowhere:app': no module named 'nowhere'", True),
-    ({"VARIABLE_NAME": "missing"}, "VARIABLE_NAME='missing': module 'main' has no attribute 'missing'", False),
     ({"GUNICORN_CONF": "/nope.py"}, "GUNICORN_CONF='/nope.py'", False),
     ({"PROCESS_MANAGER": "uvicorn", "MAX_WORKERS": "-1"}, "MAX_WORKERS='-1'", False),
     # Each of these used to start, or fail later and elsewhere (at bind, or in a worker restart loop).
@@ -61,18 +61,20 @@ BAD_SETTINGS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("env", "expected"),
-    [
+def _cases(table: list[tuple[dict[str, str], str, bool]]) -> list[ParameterSet]:
+    """(environment, what the one error line must say, whether emulated platforms run it too)"""
+    return [
         pytest.param(
             env,
             expected,
             id="+".join(f"{name}={value}" for name, value in env.items()),
             marks=[pytest.mark.every_platform] if everywhere else [],
         )
-        for env, expected, everywhere in BAD_SETTINGS
-    ],
-)
+        for env, expected, everywhere in table
+    ]
+
+
+@pytest.mark.parametrize(("env", "expected"), _cases(BAD_SETTINGS))
 def test_bad_setting_is_named_in_one_line(
     image: ImageUnderTest, platform: str, env: dict[str, str], expected: str
 ) -> None:
@@ -90,15 +92,56 @@ def _assert_one_line_error(exited: Exited, expected: str) -> None:
     assert exited.seconds < 30
 
 
+APP_ERRORS = [
+    # (environment, what the one error line must say, whether emulated platforms run it too)
+    ({"APP_MODULE": "nowhere:app"}, "APP_MODULE='nowhere:app': no module named 'nowhere'", True),
+    ({"VARIABLE_NAME": "missing"}, "VARIABLE_NAME='missing': module 'main' has no attribute 'missing'", False),
+    ({"VARIABLE_NAME": "GREETING"}, "'main:GREETING' is not callable, so it is not an ASGI application", False),
+    ({"WEB_CONCURRENCY": "1", "APP_MODULE": "nowhere:app"}, "no module named 'nowhere'", False),
+    ({"WEB_CONCURRENCY": "6", "APP_MODULE": "nowhere:app"}, "no module named 'nowhere'", False),
+]
+
+
+@pytest.mark.parametrize(("env", "expected"), _cases(APP_ERRORS))
+def test_an_app_gunicorn_cannot_load_is_named_in_one_line(
+    image: ImageUnderTest, platform: str, env: dict[str, str], expected: str
+) -> None:
+    _assert_app_error(run_to_exit(image.image_id, platform, env, timeout=60), expected)
+
+
+def _assert_app_error(exited: Exited, expected: str) -> None:
+    """Gunicorn's workers import the application (the launcher does not, so that checking costs
+    no start any time): Gunicorn's own lines about its start come first, then it stops after
+    its first round of workers, and the launcher says why in one line, the last, once."""
+    lines = [line for line in exited.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert exited.code == 2, exited
+    assert len(errors) == 1 and expected in errors[0], lines
+    assert lines[-1] == errors[0], lines
+    assert "Traceback" not in exited.stdout + exited.stderr
+    workers = json.loads(exited.stdout.splitlines()[-1])["workers"]["count"]
+    assert sum("Booting worker" in line for line in lines) <= workers, lines  # no worker was restarted
+    assert exited.seconds < 30
+
+
 def test_app_that_fails_to_import(child_images: ChildImages, platform: str) -> None:
     child = child_images.build(platform, {"main.py": BROKEN_APP})
-    exited = run_to_exit(child, platform, {})
-    errors = [line for line in exited.stderr.splitlines() if line.strip()]
-    assert exited.code == 2
-    assert len(errors) == 1, errors
-    assert "importing 'main' failed: ZeroDivisionError: division by zero" in errors[0]
-    assert "/app/main.py, line 2" in errors[0]
-    assert "Traceback" not in exited.stderr
+    _assert_app_error(
+        run_to_exit(child, platform, {}),
+        "importing 'main' failed: ZeroDivisionError: division by zero (/app/main.py, line 2)",
+    )
+
+
+@pytest.mark.parametrize("manager", ["uvicorn", "reload"])
+def test_uvicorn_has_the_launcher_import_the_app_first(child_images: ChildImages, platform: str, manager: str) -> None:
+    """Uvicorn's supervisor would restart a worker that cannot import the application, in a
+    loop: under it the launcher imports the application before the server exists."""
+    child = child_images.build(platform, {"main.py": BROKEN_APP})
+    if manager == "reload":
+        exited = _run_command_to_exit(child, platform, {}, "/start-reload.sh")
+    else:
+        exited = run_to_exit(child, platform, {"PROCESS_MANAGER": "uvicorn"})
+    _assert_one_line_error(exited, "importing 'main' failed: ZeroDivisionError: division by zero")
 
 
 def test_no_application_at_all(child_images: ChildImages, platform: str) -> None:
@@ -114,7 +157,7 @@ def test_app_that_calls_sys_exit_at_import(child_images: ChildImages, platform: 
     # It used to end the start silently, with the application's own exit code (here 0).
     child = child_images.build(platform, {"main.py": "import sys\nsys.exit(0)\n"})
     exited = run_to_exit(child, platform, {})
-    _assert_one_line_error(
+    _assert_app_error(
         exited,
         "MODULE_NAME='main' VARIABLE_NAME='app': importing 'main' failed: it called sys.exit(0) (/app/main.py, line 2)",
     )

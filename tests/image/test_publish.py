@@ -325,21 +325,21 @@ def test_a_date_tag_never_moves(
 
 
 def test_a_date_only_change_rebuilds_no_layer(image: ImageUnderTest, registry: str) -> None:
-    """Built again with another date, every platform's image is byte for byte the tested one."""
-    tested = f"{registry}/dates:tested"
-    docker.image.tag(image.reference, tested)
-    docker.image.push(tested, quiet=True)
-    other_day = f"{registry}/dates:other-day"
+    """Built on two dates, one right after the other, every platform's image is byte for byte
+    the same. Both builds start from the same build cache: comparing with the image under test
+    instead would also compare the cache against the time that image was built (another test's
+    --no-cache build replaces the cache with layers of equal contents but other bytes)."""
     same_base = {"BASE_DIGEST": _label(image.reference, BASE_DIGEST_LABEL)}
-    rebuild(image, other_day, args=same_base, variables={"DATE": "1999-12-31"})
+    references = {day: f"{registry}/dates:{day}" for day in ("2026-11-24", "1999-12-31")}
     try:
-        docker.image.push(other_day, quiet=True)
+        for day, reference in references.items():
+            rebuild(image, reference, args=same_base, variables={"DATE": day})
+            docker.image.push(reference, quiet=True)
     finally:
-        docker.image.remove([tested, other_day], force=True)
-    under_test = {
-        platform: digest for platform, digest in platform_manifests(tested).items() if platform in image.spec.platforms
-    }
-    assert platform_manifests(other_day) == under_test
+        docker.image.remove(list(references.values()), force=True)
+    first, second = (platform_manifests(reference) for reference in references.values())
+    assert set(first) >= set(image.spec.platforms)
+    assert first == second
 
 
 def test_registry_build_cache_holds_every_layer_the_image_adds(image: ImageUnderTest, registry: str) -> None:

@@ -30,10 +30,24 @@ def test_runs_the_platforms_architecture(image: ImageUnderTest, platform: str) -
 
 @pytest.mark.every_platform
 def test_server_is_pid_1(image: ImageUnderTest, platform: str, manager: Manager) -> None:
+    """PID 1 is the server's manager, whose children are the workers: Uvicorn's, exec'd by the
+    launcher, or Gunicorn's master, which is the launcher itself."""
     with serve(image.image_id, platform, env={"PROCESS_MANAGER": manager.name}) as server:
         command = server.run("cat", "/proc/1/cmdline").split("\0")
+        children_of_1 = int(server.python(CHILDREN_OF_PID_1))
     # Under QEMU the emulator stands first in the command line, so look for the script itself.
-    assert f"/usr/local/bin/{manager.name}" in command, command
+    if manager.name == "gunicorn":
+        assert command[-3:-1] == ["-m", "uvicorn_gunicorn_runtime.launch"], command  # NUL-terminated
+    else:
+        assert f"/usr/local/bin/{manager.name}" in command, command
+    assert children_of_1 >= 1  # at least the worker that answered; `docker exec` runs outside PID 1
+
+
+CHILDREN_OF_PID_1 = (
+    "import os\n"
+    "status = [open(f'/proc/{pid}/status').read() for pid in os.listdir('/proc') if pid.isdigit()]\n"
+    "print(sum('\\nPPid:\\t1\\n' in text for text in status))\n"
+)
 
 
 def _automatic(cpu_count: int, per_core: float = 1) -> int:

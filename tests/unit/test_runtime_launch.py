@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from uvicorn_gunicorn_runtime import launch
+from uvicorn_gunicorn_runtime import settings as settings_module
+from uvicorn_gunicorn_runtime.app_import import load_app
 from uvicorn_gunicorn_runtime.launch import (
     USER_CONF_LAYER,
-    check_app,
     gunicorn_command,
     reload_command,
     uvicorn_command,
@@ -30,7 +32,7 @@ def _settings(env: dict[str, str], files: tuple[str, ...] = IMAGE_FILES) -> Sett
 
 @pytest.fixture
 def modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh import path for a module named probe_app; write it, then call check_app."""
+    """A fresh import path for a module named probe_app; write it, then call load_app."""
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop(APP.module, None)
     yield tmp_path
@@ -42,9 +44,9 @@ def _write(directory: Path, source: str) -> None:
     importlib.invalidate_caches()
 
 
-def test_importable_app_passes(modules: Path) -> None:
+def test_importable_app_is_loaded(modules: Path) -> None:
     _write(modules, "async def app(scope, receive, send):\n    pass\n")
-    check_app(APP)
+    assert getattr(load_app(APP), "__name__", None) == "app"
 
 
 @pytest.mark.parametrize(
@@ -65,7 +67,7 @@ def test_broken_apps_fail_in_one_line(modules: Path, source: str | None, message
     if source is not None:
         _write(modules, source)
     with pytest.raises(SettingError) as error:
-        check_app(APP)
+        load_app(APP)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
 
@@ -230,25 +232,32 @@ def test_broken_user_config_in_one_line(workers: Path, source: str, message: str
 
 
 class Exec(Exception):
-    """Raised instead of exec, with the command the launcher would have become."""
+    """Raised instead of exec or of Gunicorn's run, once the command has been recorded."""
 
 
 @pytest.fixture
 def launched(modules: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
-    """main() with probe_app as the application and os.execvp recorded instead of run."""
+    """main() with probe_app as the application, and the server it would become (os.execvp, or
+    Gunicorn in-process: a stand-in module, since the unit tests run without Gunicorn) recorded."""
     _write(modules, "async def app(scope, receive, send):\n    pass\n")
     commands: list[list[str]] = []
 
-    def execvp(file: str, args: list[str]) -> None:
-        commands.append(args)
+    def record(*arguments: object) -> None:
+        command = arguments[-1]
+        assert isinstance(command, list)
+        commands.append(command)
         raise Exec
 
-    monkeypatch.setattr(os, "execvp", execvp)
+    monkeypatch.setattr(os, "execvp", record)
+    in_process = types.ModuleType("uvicorn_gunicorn_runtime.gunicorn_server")
+    in_process.serve = record  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, in_process.__name__, in_process)
     for name in ("WORKER_CLASS", "GUNICORN_CONF", "GUNICORN_CMD_ARGS", "PROCESS_MANAGER", "TIMEOUT", "MODULE_NAME"):
         monkeypatch.setenv(name, "")  # so that monkeypatch restores what main() sets
         monkeypatch.delenv(name)
     monkeypatch.setenv("APP_MODULE", "probe_app:app")
     yield commands
+    gc.enable()  # main() turns collection off before Gunicorn's imports
 
 
 def test_main_leaves_gunicorn_cmd_args_to_the_user(
@@ -351,3 +360,41 @@ def test_reload_command_is_one_process() -> None:
     assert "--reload" in command
     assert "--workers" not in command
     assert "--host 0.0.0.0 --port 8080" in " ".join(command)
+
+
+@pytest.mark.parametrize(("manager", "imported"), [("gunicorn", False), ("uvicorn", True)])
+def test_only_uvicorns_manager_has_the_launcher_import_the_app(
+    launched: list[list[str]], monkeypatch: pytest.MonkeyPatch, manager: str, imported: bool
+) -> None:
+    # Gunicorn's workers import it themselves; an import here would cost the start its time,
+    # or preload the application into Gunicorn's master, which runs in this process.
+    monkeypatch.setenv("PROCESS_MANAGER", manager)
+    with pytest.raises(Exec):
+        launch.main(["launch"])
+    assert (APP.module in sys.modules) is imported
+
+
+def test_a_broken_app_stops_uvicorns_manager_before_it_starts(
+    launched: list[list[str]], modules: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(modules, "value = 1 / 0\n")
+    monkeypatch.setenv("PROCESS_MANAGER", "uvicorn")
+    assert launch.main(["launch"]) == 2
+    assert launched == []
+    assert "importing 'probe_app' failed: ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_gunicorns_configuration_takes_the_launchers_reading_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[Settings] = []
+
+    def load_from_container(environ: object) -> Settings:
+        read.append(_settings({}))
+        return read[-1]
+
+    monkeypatch.setattr(settings_module, "load_from_container", load_from_container)
+    launchers = _settings({"WEB_CONCURRENCY": "3"})
+    settings_module.hand_over(launchers)
+    assert settings_module.load_for_gunicorn({}) is launchers
+    assert read == []
+    # A reload (SIGHUP) reads the container again: its limits may have changed since.
+    assert settings_module.load_for_gunicorn({}) is read[0]

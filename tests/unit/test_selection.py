@@ -44,7 +44,8 @@ def test_unknown_tag_lists_the_valid_ones(matrix: Matrix) -> None:
     with pytest.raises(SelectionError) as error:
         select(matrix, ["python3.11-slim", "python2.7"])
     assert str(error.value) == (
-        "unknown tag 'python2.7'; valid tags: python3.11, latest, python3.11-slim, python3.13, python3.13-slim"
+        "unknown tag 'python2.7'; valid tags: python3.11, latest, python3.11-slim, python3.13, python3.13-slim "
+        "(and default-slim: python3.11-slim)"
     )
     assert "\n" not in str(error.value)
     assert valid_tags(matrix) == ["python3.11", "latest", "python3.11-slim", "python3.13", "python3.13-slim"]
@@ -74,10 +75,26 @@ def test_select_refuses_a_retired_tag_and_says_why() -> None:
         select(_matrix(date(2027, 11, 1)), ["python3.11-slim"])
     assert str(error.value) == (
         "python3.11-slim is retired: python 3.11 reached end of life on 2027-10-31; "
-        "valid tags: python3.13, latest, python3.13-slim"
+        "valid tags: python3.13, latest, python3.13-slim (and default-slim: python3.13-slim)"
     )
 
 
 def test_unknown_tags_are_still_errors_when_nothing_is_supported() -> None:
     with pytest.raises(SelectionError, match=r"^unknown tag 'python2\.7'; no tag is supported on 2029-11-01$"):
         select_current(_matrix(date(2029, 11, 1)), ["python2.7"])
+
+
+@pytest.mark.parametrize(
+    ("day", "tag"),
+    [(date(2026, 11, 24), "python3.11-slim"), (date(2027, 11, 1), "python3.13-slim")],
+)
+def test_default_slim_follows_latest_past_an_end_of_life(day: date, tag: str) -> None:
+    # What CI and the README's test command name: it must still test an image after 3.11 retires.
+    matrix = _matrix(day)
+    assert [image.tag for image in select(matrix, ["default-slim"])] == [tag]
+    assert select_current(matrix, ["default-slim"]) == Selection(select(matrix, [tag]), [])
+
+
+def test_default_slim_with_every_version_retired_is_skipped_with_a_line() -> None:
+    selection = select_current(_matrix(date(2031, 11, 1)), ["default-slim"])
+    assert selection == Selection([], ["skipped: default-slim: no tag is supported on 2031-11-01"])

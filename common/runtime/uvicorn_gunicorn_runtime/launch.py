@@ -1,27 +1,29 @@
-"""Checks every setting and the application, then becomes the server (exec, so it stays PID 1).
+"""Checks every setting, then runs the server in this process, so that it stays PID 1.
 
     python -m uvicorn_gunicorn_runtime.launch           # production: Gunicorn or Uvicorn's manager
     python -m uvicorn_gunicorn_runtime.launch --reload  # development: one Uvicorn process, live reload
 
 Any problem ends the start with one line on standard error and exit code 2, before a
-server exists that could restart failing workers in a loop.
+server exists that could restart failing workers in a loop. Gunicorn runs here, in-process,
+and its workers' own import of the application is the check (see gunicorn_server); Uvicorn,
+which cannot report a worker's failed import that way, is exec'd after the launcher has
+imported the application once.
 """
 
 from __future__ import annotations
 
-import importlib
+import gc
 import json
 import os
 import sys
-import traceback
 from pathlib import Path
 
 from uvicorn_gunicorn_runtime.settings import (
     H11_WORKER_CLASS,
     IMAGE_GUNICORN_CONF,
-    AppTarget,
     SettingError,
     Settings,
+    hand_over,
     load_from_container,
     renamed_worker_class_notice,
 )
@@ -29,39 +31,6 @@ from uvicorn_gunicorn_runtime.settings import (
 JSON_LOG_CONFIG = Path(__file__).with_name("log_config_json.json")
 # Gunicorn's --config when the application brings its own file (see that module).
 USER_CONF_LAYER = Path(__file__).with_name("user_gunicorn_conf.py")
-
-
-def check_app(app: AppTarget) -> None:
-    """Imports the application once, so that a broken one fails here, in one line."""
-    try:
-        module = importlib.import_module(app.module)
-    except (Exception, SystemExit) as error:
-        raise SettingError(import_failure(app.describe(), app.module, error)) from None
-    if not hasattr(module, app.variable):
-        raise SettingError(f"{app.describe()}: module {app.module!r} has no attribute {app.variable!r}")
-    if not callable(getattr(module, app.variable)):
-        raise SettingError(f"{app.describe()}: {app.spec!r} is not callable, so it is not an ASGI application")
-
-
-def import_failure(named_by: str, module: str, error: BaseException) -> str:
-    if isinstance(error, ModuleNotFoundError) and _is_part_of(error.name, module):
-        return f"{named_by}: no module named {error.name!r}"
-    return f"{named_by}: importing {module!r} failed: {one_line(error)}"
-
-
-def _is_part_of(missing: str | None, module: str) -> bool:
-    """Whether the module not found is `module` or a package above it (not one it imports)."""
-    return missing is not None and (module == missing or module.startswith(missing + "."))
-
-
-def one_line(error: BaseException) -> str:
-    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
-    where = f" ({frame.filename}, line {frame.lineno})" if frame else ""
-    if isinstance(error, SystemExit):
-        what = f"it called sys.exit({error.code!r})"
-    else:
-        what = f"{type(error).__name__}: {error}"
-    return f"{what}{where}".replace("\n", " ")
 
 
 def _host_and_port(bind: str) -> list[str]:
@@ -112,26 +81,34 @@ def main(argv: list[str]) -> int:
     reload = argv[1:] == ["--reload"]
     try:
         settings = load_from_container(os.environ)
-        check_app(settings.app)
+        if reload or settings.process_manager == "uvicorn":
+            from uvicorn_gunicorn_runtime.app_import import load_app
+
+            load_app(settings.app)
     except SettingError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     os.environ["APP_MODULE"] = settings.app.spec  # the server's environment has it, as the original's had
     if reload:
-        command = reload_command(settings)
-    else:
-        given = os.environ.get("WORKER_CLASS")
-        notice = renamed_worker_class_notice(given, f"WORKER_CLASS={given!r}")
-        if notice:
-            print(notice, flush=True)
-        if settings.process_manager == "uvicorn":
-            # Gunicorn's config file prints this line itself; Uvicorn has no such hook.
-            print(json.dumps(settings.summary()), flush=True)
-            command = uvicorn_command(settings)
-        else:
-            if settings.gunicorn_conf:
-                os.environ["GUNICORN_CONF"] = settings.gunicorn_conf  # the file USER_CONF_LAYER runs
-            command = gunicorn_command(settings)
+        return exec_server(reload_command(settings))
+    given = os.environ.get("WORKER_CLASS")
+    notice = renamed_worker_class_notice(given, f"WORKER_CLASS={given!r}")
+    if notice:
+        print(notice, flush=True)
+    if settings.process_manager == "uvicorn":
+        # Gunicorn's config file prints this line itself; Uvicorn has no such hook.
+        print(json.dumps(settings.summary()), flush=True)
+        return exec_server(uvicorn_command(settings))
+    if settings.gunicorn_conf:
+        os.environ["GUNICORN_CONF"] = settings.gunicorn_conf  # the file USER_CONF_LAYER runs
+    hand_over(settings)
+    gc.disable()  # before Gunicorn's imports, until the first fork: see gunicorn_server
+    from uvicorn_gunicorn_runtime.gunicorn_server import serve
+
+    return serve(settings.app, gunicorn_command(settings))
+
+
+def exec_server(command: list[str]) -> int:
     os.execvp(command[0], command)
     return 1  # not reached: execvp replaces this process or raises
 

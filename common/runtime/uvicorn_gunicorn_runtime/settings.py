@@ -356,3 +356,20 @@ def load_settings(
 
 def load_from_container(environ: Mapping[str, str]) -> Settings:
     return load_settings(environ, cpu_limit(), memory_limit(), lambda path: Path(path).is_file())
+
+
+_handed_over: list[Settings] = []
+
+
+def hand_over(settings: Settings) -> None:
+    """Keeps the launcher's reading for Gunicorn's configuration file, which runs next in the
+    same process: the container's limits are read, and any warning printed, once."""
+    _handed_over[:] = [settings]
+
+
+def load_for_gunicorn(environ: Mapping[str, str]) -> Settings:
+    """The launcher's reading the first time; read afresh under a bare `gunicorn` command and
+    on every configuration reload (SIGHUP), which may follow a change of the limits."""
+    if _handed_over:
+        return _handed_over.pop()
+    return load_from_container(environ)

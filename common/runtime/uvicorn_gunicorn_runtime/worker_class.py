@@ -9,7 +9,7 @@ import importlib
 import runpy
 from collections.abc import Mapping
 
-from uvicorn_gunicorn_runtime.launch import import_failure, one_line
+from uvicorn_gunicorn_runtime.app_import import import_failure, one_line
 from uvicorn_gunicorn_runtime.settings import (
     DEFAULT_WORKER_CLASS,
     UVICORN_WORKER_CLASSES,

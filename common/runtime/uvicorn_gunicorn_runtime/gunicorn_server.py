@@ -1,0 +1,137 @@
+"""Gunicorn, run in the launcher's own process rather than exec'd as a second interpreter.
+
+The launcher does not import the application first: Gunicorn's workers import it anyway,
+and an import in the launcher would cost every start the application's whole import time
+(or, kept, would preload it into the master). A worker whose import fails writes its one
+error line into a pipe the master opened before forking, and exits with Gunicorn's
+APP_LOAD_ERROR, which stops Gunicorn; the master then prints the first line, once however
+many workers failed, and exits 2 as every other bad setting does.
+
+Garbage collection follows the recipe of CPython's gc.freeze documentation for servers that
+fork: off while the master imports (collections there cost about a quarter of its import
+time, measured on the images) and while a worker imports the application; frozen right
+before each fork, so that no worker's collection touches, and so copies, the master's pages.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
+
+from gunicorn.app.wsgiapp import WSGIApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
+
+from uvicorn_gunicorn_runtime.app_import import load_app
+from uvicorn_gunicorn_runtime.settings import AppTarget, SettingError
+
+if TYPE_CHECKING:
+    from gunicorn.workers.base import Worker
+
+# A pipe write at most this long is atomic (POSIX PIPE_BUF): lines of workers never interleave.
+MAX_LINE_BYTES = 4096
+
+
+class FailureLines:
+    """A pipe the master creates before forking: failing workers write, the master reads."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        # A full pipe (hundreds of failing workers) must drop a line, never block a worker.
+        os.set_blocking(self._write, False)
+        os.set_blocking(self._read, False)
+
+    def write(self, line: str) -> None:
+        encoded = line.encode(errors="replace")[: MAX_LINE_BYTES - 1] + b"\n"
+        with suppress(BlockingIOError):  # full: earlier workers' lines are there
+            os.write(self._write, encoded)
+
+    def first(self) -> str | None:
+        try:
+            data = os.read(self._read, 1 << 16)
+        except BlockingIOError:
+            return None
+        return data.decode(errors="replace").partition("\n")[0] or None
+
+
+class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships no type information
+    """Gunicorn's own command-line application, with the application loaded as the launcher
+    would have checked it."""
+
+    def __init__(self, app: AppTarget, failures: FailureLines) -> None:
+        self.target = app
+        self.failures = failures
+        self.arbiter: Arbiter | None = None  # known from the first fork on
+        super().__init__("%(prog)s [OPTIONS] [APP_MODULE]")
+
+    def load_config(self) -> None:
+        super().load_config()
+        configured = self.cfg.pre_fork  # the application's own hook, or Gunicorn's no-op
+
+        def pre_fork(server: Arbiter, worker: Worker) -> None:
+            self.arbiter = server
+            gc.freeze()
+            gc.enable()
+            configured(server, worker)
+
+        self.cfg.set("pre_fork", pre_fork)
+
+    def finish_halt(self, halt: HaltServer) -> None:
+        """Gunicorn's halt, raised again by each worker that also exits with a boot or load
+        error while the halt stops the rest (Gunicorn would end in a traceback, exit code 1):
+        halted again until every worker has been reaped, with the first reason."""
+        if self.arbiter is None:
+            raise halt
+        while True:
+            try:
+                self.arbiter.halt(halt.reason, halt.exit_status)
+            except HaltServer:
+                continue
+
+    def load_wsgiapp(self) -> object:
+        try:
+            with collection_paused():
+                return load_app(self.target)
+        except SettingError as error:
+            self.failures.write(str(error))
+            sys.exit(Arbiter.APP_LOAD_ERROR)
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def serve(app: AppTarget, command: list[str]) -> int:
+    """Runs Gunicorn with `command` as its command line (`gunicorn --config ... APP`) until
+    it stops; returns its exit code, 2 when the application failed to load. The launcher
+    turned collection off before importing this module, and so Gunicorn."""
+    failures = FailureLines()
+    master = os.getpid()
+    # Gunicorn re-executes sys.executable with sys.argv on USR2: make that the gunicorn script.
+    sys.argv = [os.path.join(os.path.dirname(sys.executable), command[0]), *command[1:]]
+    application = ImageApplication(app, failures)
+    try:
+        try:
+            application.run()
+        except HaltServer as halt:
+            application.finish_halt(halt)
+    except SystemExit as exit:
+        if os.getpid() != master:
+            raise  # a worker's own exit, unwinding through the master's frames it was forked in
+        line = failures.first() if exit.code == Arbiter.APP_LOAD_ERROR else None
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr, flush=True)
+        return 2
+    return 0
