@@ -38,7 +38,10 @@ forwarded_allow_ips = _settings.forwarded_allow_ips
 # under $HOME, which a non-root user may not own).
 worker_tmp_dir = "/dev/shm"
 control_socket = "/dev/shm/gunicorn.ctl"
+# Both write the access log to standard output in batches, unless ACCESS_LOG_FLUSH_SECONDS=0.
 if _settings.log_format == "json":
     logger_class = "uvicorn_gunicorn_runtime.logs.JsonLogger"
+else:
+    logger_class = "uvicorn_gunicorn_runtime.logs.BufferedAccessLogger"
 
 print(json.dumps(_settings.summary()), flush=True)

@@ -16,6 +16,7 @@ from python_on_whales import docker
 
 from bake.__main__ import DEFAULT_IMAGE_NAME, base_mode, reporting_errors
 from bake.bases import BaseMode
+from bake.bench.access_logging import log_points, measure_log_point
 from bake.bench.build_cost import BENCH_IMAGE_NAME, OTHER_DATE, measure_build_cost, remove_bench_images, timed_bake
 from bake.bench.chart import write_throughput_chart
 from bake.bench.image_size import measure_added_size
@@ -36,7 +37,7 @@ from bake.selection import select
 DOCS = REPO_ROOT / "docs"
 SWEEP = (1, 2, 4, 8)
 FULL = {"seconds": 10.0, "startup_runs": 5, "comparison_runs": 15}
-SHORT = {"seconds": 3.0, "startup_runs": 3, "comparison_runs": 7}
+SHORT = {"seconds": 3.0, "startup_runs": 3, "comparison_runs": 15}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +82,10 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
         results["throughput"] += [asdict(measurement) for measurement in measurements]
         if not configuration.name.startswith("WEB_CONCURRENCY="):
             results["memory"][configuration.name] = asdict(memory)
+    results["access_log"] = []
+    for point in log_points():
+        _log(f"access log: {point.name}")
+        results["access_log"].append(asdict(measure_log_point(reference, point, seconds)))
     results["limits"] = []
     for limit in LIMITS:
         for per_core in WORKERS_PER_CORE:

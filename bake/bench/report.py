@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bake.bench.access_logging import LOG_OFF
 from bake.bench.throughput import DEFAULT, PLAIN_UVICORN, UVICORN_MANAGER
 from bake.rendering import template_environment
 
@@ -18,6 +19,9 @@ Results = dict[str, Any]
 DEFAULT_SHARE_OF_BEST = 0.95
 WARM_SHARE_OF_COLD = 0.05
 SLIM_ADDED_COMPRESSED_MB = 30
+BATCHED_OVER_LINE_BY_LINE = 1.6
+BATCHED_SHARE_OF_LOG_OFF = 0.6
+DEV_NULL_SHARE_OF_LOG_OFF = 0.85
 
 
 def _rps(results: Results, configuration: str, endpoint: str) -> float:
@@ -98,14 +102,48 @@ def summarize(results: Results) -> dict[str, Any]:
                 f"ratio of medians {ratio:.3f}",
             )
         )
+    if "access_log" in results:
+        targets += _access_log_targets(results["access_log"])
     startup = {row["platform"]: statistics.median(row["runs"]) for row in results["startup"]}
     return {"endpoints": per_endpoint, "targets": targets, "startup_median": startup}
+
+
+def access_log_ratios(points: list[dict[str, Any]]) -> dict[str, float]:
+    """Each point's requests/s over the log-off point's, from the same run."""
+    rates = {point["point"]: float(point["load"]["requests_per_second"]) for point in points}
+    return {name: rate / rates[LOG_OFF] for name, rate in rates.items()}
+
+
+def _access_log_targets(points: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    ratios = access_log_ratios(points)
+    batched, before = (
+        ratios[f"default, json-file driver, {way}"] for way in ("batched (default)", "line by line (before)")
+    )
+    dev_null = next(ratio for name, ratio in ratios.items() if "/dev/null" in name)
+    return [
+        (
+            f"default, access log on, json-file driver >= {BATCHED_OVER_LINE_BY_LINE}x line by line",
+            batched / before >= BATCHED_OVER_LINE_BY_LINE,
+            f"{batched / before:.2f}x",
+        ),
+        (
+            f"default, access log on, json-file driver >= {BATCHED_SHARE_OF_LOG_OFF}x the log off",
+            batched >= BATCHED_SHARE_OF_LOG_OFF,
+            f"{batched:.2f}x",
+        ),
+        (
+            f"access log to /dev/null >= {DEV_NULL_SHARE_OF_LOG_OFF}x the log off",
+            dev_null >= DEV_NULL_SHARE_OF_LOG_OFF,
+            f"{dev_null:.2f}x",
+        ),
+    ]
 
 
 def render_report(results: Results) -> str:
     environment = template_environment(trim_blocks=True)
     environment.filters["mb"] = lambda size: f"{size / 10**6:.1f}"
     environment.filters["median"] = statistics.median
+    environment.globals["access_log_ratios"] = access_log_ratios
     return environment.get_template("benchmarks.md.j2").render(results=results, summary=summarize(results))
 
 

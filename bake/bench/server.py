@@ -36,6 +36,8 @@ class ServerSpec:
     cpus: float | None = None
     platform: str | None = None
     with_bench_app: bool = True
+    access_log_off: bool = True  # the measurements of throughput alone turn it off
+    log_driver: str | None = None  # the engine's default (json-file) when None
 
 
 @dataclass
@@ -76,7 +78,7 @@ def _wait_for_200(url: str, container: Container, started: float) -> float:
 
 
 def _environment(spec: ServerSpec, port: int) -> dict[str, str]:
-    environment = {"BIND": f"127.0.0.1:{port}", "ACCESS_LOG": ""}
+    environment = {"BIND": f"127.0.0.1:{port}"} | ({"ACCESS_LOG": ""} if spec.access_log_off else {})
     if spec.with_bench_app:
         environment |= {"APP_MODULE": "bench_app:app", "PYTHONPATH": "/app:/bench"}
     return environment | dict(spec.environment)
@@ -99,6 +101,7 @@ def running(spec: ServerSpec) -> Iterator[RunningServer]:
         cpuset_cpus=[int(cpu) for cpu in spec.cpuset.split(",")] if spec.cpuset else None,
         cpus=spec.cpus,
         platform=spec.platform,
+        log_driver=spec.log_driver,
         pull="never",
     )
     assert isinstance(container, Container)

@@ -26,6 +26,7 @@ from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
+from uvicorn_gunicorn_runtime.access_log import flush_before_sigterm
 from uvicorn_gunicorn_runtime.app_import import load_app
 from uvicorn_gunicorn_runtime.settings import AppTarget, SettingError
 
@@ -93,6 +94,7 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
                 continue
 
     def load_wsgiapp(self) -> object:
+        flush_before_sigterm()  # in the worker, which has reset its signals, before it serves
         try:
             with collection_paused():
                 return load_app(self.target)

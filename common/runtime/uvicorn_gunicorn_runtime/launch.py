@@ -28,7 +28,6 @@ from uvicorn_gunicorn_runtime.settings import (
     renamed_worker_class_notice,
 )
 
-JSON_LOG_CONFIG = Path(__file__).with_name("log_config_json.json")
 # Gunicorn's --config when the application brings its own file (see that module).
 USER_CONF_LAYER = Path(__file__).with_name("user_gunicorn_conf.py")
 
@@ -40,11 +39,11 @@ def _host_and_port(bind: str) -> list[str]:
     return ["--host", host.strip("[]"), "--port", port]
 
 
-def _uvicorn_common(settings: Settings) -> list[str]:
+def _uvicorn_common(settings: Settings, logging_config: Path | None) -> list[str]:
     arguments = [settings.app.spec, *_host_and_port(settings.bind), "--log-level", settings.log_level]
     arguments += ["--access-log"] if settings.access_log else ["--no-access-log"]
-    if settings.log_format == "json":
-        arguments += ["--log-config", str(JSON_LOG_CONFIG)]
+    if logging_config is not None:
+        arguments += ["--log-config", str(logging_config)]
     return arguments
 
 
@@ -59,8 +58,8 @@ def gunicorn_command(settings: Settings) -> list[str]:
     return [*command, settings.app.spec]
 
 
-def uvicorn_command(settings: Settings) -> list[str]:
-    command = ["uvicorn", *_uvicorn_common(settings), "--workers", str(settings.workers.count)]
+def uvicorn_command(settings: Settings, logging_config: Path | None = None) -> list[str]:
+    command = ["uvicorn", *_uvicorn_common(settings, logging_config), "--workers", str(settings.workers.count)]
     command += ["--timeout-keep-alive", str(settings.keep_alive)]
     command += ["--timeout-graceful-shutdown", str(settings.graceful_timeout)]
     command += ["--timeout-worker-healthcheck", str(settings.timeout)]
@@ -70,8 +69,17 @@ def uvicorn_command(settings: Settings) -> list[str]:
     return command
 
 
-def reload_command(settings: Settings) -> list[str]:
-    return ["uvicorn", *_uvicorn_common(settings), "--reload", "--reload-dir", "/app"]
+def reload_command(settings: Settings, logging_config: Path | None = None) -> list[str]:
+    return ["uvicorn", *_uvicorn_common(settings, logging_config), "--reload", "--reload-dir", "/app"]
+
+
+def _uvicorn_logging(settings: Settings, buffered: bool) -> Path | None:
+    from uvicorn_gunicorn_runtime.uvicorn_logging import write_logging_config
+
+    try:
+        return write_logging_config(settings.log_format, buffered)
+    except OSError as error:
+        raise SettingError(f"Uvicorn's logging configuration cannot be written: {error}") from None
 
 
 def main(argv: list[str]) -> int:
@@ -79,18 +87,21 @@ def main(argv: list[str]) -> int:
         print(f"error: unknown arguments {argv[1:]}; the only option is --reload", file=sys.stderr)
         return 2
     reload = argv[1:] == ["--reload"]
+    logging_config = None
     try:
         settings = load_from_container(os.environ)
         if reload or settings.process_manager == "uvicorn":
             from uvicorn_gunicorn_runtime.app_import import load_app
 
             load_app(settings.app)
+            # Development sees each access line at once.
+            logging_config = _uvicorn_logging(settings, not reload and settings.access_log_flush_seconds > 0)
     except SettingError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     os.environ["APP_MODULE"] = settings.app.spec  # the server's environment has it, as the original's had
     if reload:
-        return exec_server(reload_command(settings))
+        return exec_server(reload_command(settings, logging_config))
     given = os.environ.get("WORKER_CLASS")
     notice = renamed_worker_class_notice(given, f"WORKER_CLASS={given!r}")
     if notice:
@@ -98,7 +109,7 @@ def main(argv: list[str]) -> int:
     if settings.process_manager == "uvicorn":
         # Gunicorn's config file prints this line itself; Uvicorn has no such hook.
         print(json.dumps(settings.summary()), flush=True)
-        return exec_server(uvicorn_command(settings))
+        return exec_server(uvicorn_command(settings, logging_config))
     if settings.gunicorn_conf:
         os.environ["GUNICORN_CONF"] = settings.gunicorn_conf  # the file USER_CONF_LAYER runs
     hand_over(settings)

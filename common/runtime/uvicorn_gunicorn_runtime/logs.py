@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
+
+from uvicorn_gunicorn_runtime.access_log import BufferedAccessHandler, flush_seconds, install_access_logger
 
 # uvicorn.access records carry these arguments, in this order.
 ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
@@ -29,7 +32,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-class JsonLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type information
+class BufferedAccessLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type information
+    """Gunicorn's logger, with an access log to standard output written in batches (see
+    access_log); Uvicorn's workers take these handlers for uvicorn.access."""
+
+    def setup(self, cfg: Config) -> None:
+        super().setup(cfg)
+        if flush_seconds() == 0:
+            return
+        handlers = self.access_log.handlers
+        for index, handler in enumerate(handlers):
+            if type(handler) is logging.StreamHandler and handler.stream is sys.stdout:
+                buffered = BufferedAccessHandler(sys.stdout)
+                buffered.setFormatter(handler.formatter)
+                buffered._gunicorn = True  # type: ignore[attr-defined]  # so that a reload replaces it
+                handlers[index] = buffered
+        install_access_logger()
+
+
+class JsonLogger(BufferedAccessLogger):
     """Gunicorn's logger with JSON on every handler; Uvicorn's workers share these handlers."""
 
     def setup(self, cfg: Config) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from uvicorn_gunicorn_runtime.access_log import DEFAULT_FLUSH_SECONDS, FLUSH_SECONDS_VARIABLE
 from uvicorn_gunicorn_runtime.limits import CpuLimit, cpu_limit, memory_limit
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -96,6 +97,15 @@ class Environment:
         if not re.fullmatch(DECIMAL, value) or not value.strip("0."):
             raise _invalid(name, value, "a number above 0, such as 0.5 or 3")
         return value
+
+    def seconds_up_to_one(self, name: str, default: str) -> float:
+        """A number of seconds from 0 to 1, as digits with at most one point."""
+        value = self.text(name)
+        if value is None:
+            return float(default)
+        if not re.fullmatch(DECIMAL, value) or float(value) > 1:
+            raise _invalid(name, value, "a number of seconds from 0 to 1, such as 0.5")
+        return float(value)
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         """One of `choices`, in any case."""
@@ -299,6 +309,7 @@ class Settings:
     log_level: str
     log_format: str
     access_log: str | None
+    access_log_flush_seconds: float  # 0: each line written at once (see access_log)
     error_log: str | None
     worker_class: str
     timeout: int
@@ -326,6 +337,7 @@ def load_settings(
         log_level=env.choice("LOG_LEVEL", "info", LOG_LEVELS),
         log_format=env.choice("LOG_FORMAT", "text", LOG_FORMATS),
         access_log=_log_target(env, "ACCESS_LOG"),
+        access_log_flush_seconds=env.seconds_up_to_one(FLUSH_SECONDS_VARIABLE, DEFAULT_FLUSH_SECONDS),
         error_log=_log_target(env, "ERROR_LOG"),
         worker_class=_worker_class(env),
         timeout=env.integer("TIMEOUT", 120, minimum=0),
