@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.image.conftest import PROBE_APP, ChildImages, ImageUnderTest
-from tests.image.server import serve
+from tests.image.server import Manager, serve
 
 PACKAGE_APP = {"app/__init__.py": "", "app/main.py": PROBE_APP}
 
@@ -41,6 +41,23 @@ def test_module_and_variable_names(child_images: ChildImages, platform: str) -> 
     with serve(child, platform, env=env) as server:
         assert _get(server.url())["app"] == "probe"
         assert server.settings()["app"] == "custom.server:api"
+
+
+FACTORY_APP = """def create_app():
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"made by the factory"})
+    return app
+"""
+
+
+def test_a_factory_in_gunicorns_form(child_images: ChildImages, platform: str, manager: Manager) -> None:
+    """`module:factory()`, which the original image handed to Gunicorn, under either manager."""
+    child = child_images.build(platform, {"main.py": FACTORY_APP})
+    env = {"APP_MODULE": "main:create_app()", "PROCESS_MANAGER": manager.name}
+    with serve(child, platform, env=env) as server:
+        assert requests.get(server.url(), timeout=10).text == "made by the factory"
 
 
 def test_app_module_wins_over_module_and_variable(child_images: ChildImages, platform: str) -> None:

@@ -398,3 +398,33 @@ def test_gunicorns_configuration_takes_the_launchers_reading_once(monkeypatch: p
     assert read == []
     # A reload (SIGHUP) reads the container again: its limits may have changed since.
     assert settings_module.load_for_gunicorn({}) is read[0]
+
+
+@pytest.mark.parametrize(
+    ("env", "spec", "named"),
+    [
+        ({"APP_MODULE": "probe_app:create_app()"}, "probe_app:create_app()", "APP_MODULE='probe_app:create_app()'"),
+        (
+            {"MODULE_NAME": "probe_app", "VARIABLE_NAME": "create_app()"},
+            "probe_app:create_app()",
+            "MODULE_NAME='probe_app' VARIABLE_NAME='create_app()'",
+        ),
+    ],
+)
+def test_a_factory_as_the_original_image_took_it(modules: Path, env: dict[str, str], spec: str, named: str) -> None:
+    _write(modules, "def create_app():\n    async def app(scope, receive, send):\n        pass\n    return app\n")
+    settings = _settings(env)
+    assert settings.app.spec == spec and settings.app.describe() == named
+    assert getattr(load_app(settings.app), "__name__", None) == "app"
+    assert gunicorn_command(settings)[-1] == spec
+    uvicorn = uvicorn_command(_settings({**env, "PROCESS_MANAGER": "uvicorn"}))
+    assert uvicorn[1:3] == ["probe_app:create_app", "--factory"]
+
+
+def test_a_factory_that_fails_in_one_line(modules: Path) -> None:
+    _write(modules, "def create_app():\n    raise RuntimeError('no database')\n")
+    with pytest.raises(SettingError) as error:
+        load_app(_settings({"APP_MODULE": "probe_app:create_app()"}).app)
+    assert str(error.value).startswith(
+        "APP_MODULE='probe_app:create_app()': calling create_app() failed: RuntimeError: no database ("
+    )

@@ -111,7 +111,7 @@ def test_defaults() -> None:
         ({"APP_MODULE": "main:app\n"}, "APP_MODULE='main:app\\n' is not valid"),
         ({"MODULE_NAME": "my-app"}, "MODULE_NAME='my-app' is not valid"),
         ({"MODULE_NAME": "main\n"}, "MODULE_NAME='main\\n' is not valid"),
-        ({"VARIABLE_NAME": "app()"}, "VARIABLE_NAME='app()' is not valid"),
+        ({"VARIABLE_NAME": "app('prod')"}, "VARIABLE_NAME=\"app('prod')\" is not valid"),
         ({"GUNICORN_CONF": "/nope.py"}, "GUNICORN_CONF='/nope.py' is not valid: expected the path of an existing file"),
         ({"PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": "/var/log/access.log"}, "ACCESS_LOG='/var/log/access.log'"),
         ({"PROCESS_MANAGER": "uvicorn", "BIND": "fd://3"}, "BIND='fd://3' is not valid"),

@@ -18,6 +18,11 @@ def load_app(app: AppTarget) -> object:
     if not hasattr(module, app.variable):
         raise SettingError(f"{app.describe()}: module {app.module!r} has no attribute {app.variable!r}")
     application = getattr(module, app.variable)
+    if app.factory:
+        try:
+            application = application()
+        except (Exception, SystemExit) as error:
+            raise SettingError(f"{app.describe()}: calling {app.variable}() failed: {one_line(error)}") from None
     if not callable(application):
         raise SettingError(f"{app.describe()}: {app.spec!r} is not callable, so it is not an ASGI application")
     return application

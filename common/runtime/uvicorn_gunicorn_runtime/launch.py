@@ -40,7 +40,9 @@ def _host_and_port(bind: str) -> list[str]:
 
 
 def _uvicorn_common(settings: Settings, logging_config: Path | None) -> list[str]:
-    arguments = [settings.app.spec, *_host_and_port(settings.bind), "--log-level", settings.log_level]
+    app = settings.app
+    arguments = [f"{app.module}:{app.variable}", *(["--factory"] if app.factory else [])]
+    arguments += [*_host_and_port(settings.bind), "--log-level", settings.log_level]
     arguments += ["--access-log"] if settings.access_log else ["--no-access-log"]
     if logging_config is not None:
         arguments += ["--log-config", str(logging_config)]

@@ -123,22 +123,26 @@ class AppTarget:
     variable: str
     # The variables the target came from, for error messages: ("APP_MODULE",) or ("MODULE_NAME", "VARIABLE_NAME").
     named_by: tuple[str, ...]
+    # `main:create_app()`, Gunicorn's (and so the original image's) form: the variable is a
+    # factory, called without arguments, that returns the application.
+    factory: bool = False
 
     @property
     def spec(self) -> str:
-        return f"{self.module}:{self.variable}"
+        return f"{self.module}:{self.variable}" + ("()" if self.factory else "")
 
     def describe(self) -> str:
         if self.named_by == ("APP_MODULE",):
             return f"APP_MODULE={self.spec!r}"
-        return f"MODULE_NAME={self.module!r} VARIABLE_NAME={self.variable!r}"
+        return f"MODULE_NAME={self.module!r} VARIABLE_NAME={self.spec.partition(':')[2]!r}"
 
 
 def _parse_app_module(value: str) -> AppTarget:
     module, separator, variable = value.partition(":")
-    if not separator or not DOTTED_NAME.fullmatch(module) or not IDENTIFIER.fullmatch(variable):
-        raise _invalid("APP_MODULE", value, "module:variable, such as main:app")
-    return AppTarget(module, variable, ("APP_MODULE",))
+    name = variable.removesuffix("()")
+    if not separator or not DOTTED_NAME.fullmatch(module) or not IDENTIFIER.fullmatch(name):
+        raise _invalid("APP_MODULE", value, "module:variable, such as main:app, or module:factory()")
+    return AppTarget(module, name, ("APP_MODULE",), factory=name != variable)
 
 
 def _default_module(exists: Callable[[str], bool]) -> str:
@@ -159,9 +163,10 @@ def discover_app(env: Environment, exists: Callable[[str], bool]) -> AppTarget:
     if not DOTTED_NAME.fullmatch(module):
         raise _invalid("MODULE_NAME", module, "a module name such as app.main")
     variable = env.text("VARIABLE_NAME") or "app"
-    if not IDENTIFIER.fullmatch(variable):
-        raise _invalid("VARIABLE_NAME", variable, "a Python identifier such as app")
-    return AppTarget(module, variable, ("MODULE_NAME", "VARIABLE_NAME"))
+    name = variable.removesuffix("()")
+    if not IDENTIFIER.fullmatch(name):
+        raise _invalid("VARIABLE_NAME", variable, "a Python identifier such as app, or factory()")
+    return AppTarget(module, name, ("MODULE_NAME", "VARIABLE_NAME"), factory=name != variable)
 
 
 def gunicorn_conf(env: Environment, exists: Callable[[str], bool]) -> str | None:
