@@ -35,9 +35,9 @@ ACCESS_LOGGER = "uvicorn.access"
 SIGNAL_FLUSH_WAIT_SECONDS = 0.5
 
 
-def flush_seconds(environ: Any = os.environ) -> float:
+def flush_seconds() -> float:
     """The interval the launcher checked (see settings); workers read it from the environment."""
-    return float(environ.get(FLUSH_SECONDS_VARIABLE) or DEFAULT_FLUSH_SECONDS)
+    return float(os.environ.get(FLUSH_SECONDS_VARIABLE) or DEFAULT_FLUSH_SECONDS)
 
 
 class LineBuffer:
@@ -57,9 +57,9 @@ class LineBuffer:
 
     def write(self, line: str) -> None:
         data = line.encode("utf-8", "backslashreplace") + b"\n"
+        if self._flusher_pid != os.getpid():
+            self._start_flusher()  # before taking the lock, which the fork may have copied held
         with self._lock:
-            if self._flusher_pid != os.getpid():
-                self._start_flusher()
             self._lines.append(data)
             self._size += len(data)
             if self._size >= self._max_bytes:
@@ -87,8 +87,10 @@ class LineBuffer:
                 print(f"error: the access log cannot be written, lines are dropped: {error}", file=sys.stderr)
 
     def _start_flusher(self) -> None:
+        """Once per process, from the first line's thread: Uvicorn writes access lines from its
+        event loop's thread only."""
         self._flusher_pid = os.getpid()
-        self._lock = threading.Lock()  # a fork may have copied the lock held
+        self._lock = threading.Lock()
         threading.Thread(target=self._flush_periodically, name="access-log-flush", daemon=True).start()
         atexit.register(self.flush)
 
