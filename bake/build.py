@@ -65,8 +65,10 @@ def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
         digest = current_digest(base.reference)
         print(f"base of {image.tag}: {base.reference} ({digest or 'digest unknown'}) -- {base.why}", flush=True)
         plan.base_overrides[f"{image.target}.args.BASE_IMAGE"] = base.reference
-        if digest:  # FROM takes exactly this index, and the image records it
+        if digest:  # the image records the index it was built on
             plan.base_overrides[f"{image.target}.args.BASE_DIGEST"] = digest
+            if not docker.image.exists(base.reference):  # from a registry: FROM takes exactly this index
+                plan.base_overrides[f"{image.target}.args.BASE_PIN"] = digest
         plan.buildable.append(image)
         plan.bases.append(base.reference)
     return plan

@@ -75,6 +75,13 @@ def _wait_until_serving(address: str, server: subprocess.Popen[bytes], log: Path
         time.sleep(0.1)
 
 
+def _print_internal_errors(log: Path) -> None:
+    """The registry's own failures (HTTP 500), which its clients report only as a status line."""
+    for line in log.read_text().splitlines():
+        if "http.response.status=500" in line:
+            print(f"local registry: internal error: {line}", flush=True)
+
+
 @contextmanager
 def _binary_registry(directory: Path) -> Iterator[str]:
     address = f"127.0.0.1:{free_port()}"
@@ -93,6 +100,7 @@ def _binary_registry(directory: Path) -> Iterator[str]:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            _print_internal_errors(log_path)
 
 
 @contextmanager

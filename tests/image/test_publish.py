@@ -201,7 +201,7 @@ def test_a_missing_or_altered_attestation_fails_verification(
 ) -> None:
     """An index whose attestations were taken out or altered fails the attestation check, and
     the signature of the published index does not cover it."""
-    repository = "tampering"
+    repository = f"tampering-{change}"  # its own repository: no case reads or rewrites another's tags
     push_as(image.reference, f"{registry}/{repository}:original")
     sign(_signer(), f"{registry}/{repository}@{image.image_id}")
     verify(_signer(), f"{registry}/{repository}:original", image.image_id, public_key=signing_key)
@@ -385,7 +385,7 @@ def test_a_tag_is_rebuilt_when_its_base_moved_and_only_then(
     built_on = registry_digest(base)
     assert built_on is not None
     local = f"uvicorn-gunicorn-test/on-registry-base:{image.spec.tag}"
-    rebuild(image, local, args={"BASE_IMAGE": base, "BASE_DIGEST": built_on}, platform=platform)
+    rebuild(image, local, args={"BASE_IMAGE": base, "BASE_DIGEST": built_on, "BASE_PIN": built_on}, platform=platform)
     published = f"{registry}/base-check:{image.spec.tag}"
     try:
         push_as(local, published)
