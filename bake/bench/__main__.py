@@ -21,7 +21,9 @@ from bake.bench.build_cost import BENCH_IMAGE_NAME, OTHER_DATE, measure_build_co
 from bake.bench.chart import write_throughput_chart
 from bake.bench.image_size import measure_added_size
 from bake.bench.limits import LIMITS, WORKERS_PER_CORE, measure_limit
+from bake.bench.log_profile import profile_access_line
 from bake.bench.machine import describe_machine
+from bake.bench.one_cpu import measure_one_cpu
 from bake.bench.report import write_report
 from bake.bench.server import ServerError
 from bake.bench.startup import compare_with_bare_gunicorn, measure_startup
@@ -86,6 +88,10 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
     for point in log_points():
         _log(f"access log: {point.name}")
         results["access_log"].append(asdict(measure_log_point(reference, point, seconds)))
+    _log("access log: each step of one line")
+    results["access_log_profile"] = [asdict(step) for step in profile_access_line(reference)]
+    _log("one CPU: 1 and 2 workers")
+    results["one_cpu"] = [asdict(measurement) for measurement in measure_one_cpu(reference, seconds)]
     results["limits"] = []
     for limit in LIMITS:
         for per_core in WORKERS_PER_CORE:

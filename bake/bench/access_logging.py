@@ -34,7 +34,7 @@ def _both_ways(name: str, environment: Mapping[str, str], log_driver: str | None
 def log_points() -> list[LogPoint]:
     return [
         LogPoint(LOG_OFF, access_log_off=True),
-        LogPoint("access log to /dev/null (ACCESS_LOG=/dev/null)", {"ACCESS_LOG": "/dev/null"}),
+        *_both_ways("access log to /dev/null (ACCESS_LOG=/dev/null)", {"ACCESS_LOG": "/dev/null"}),
         *_both_ways("default, --log-driver none", {}, "none"),
         *_both_ways("default, json-file driver", {}),
         *_both_ways("LOG_FORMAT=json, json-file driver", {"LOG_FORMAT": "json"}),

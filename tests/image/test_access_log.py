@@ -3,15 +3,18 @@ flush interval; a worker killed outright loses at most what it served in its las
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tarfile
+from pathlib import PurePosixPath
 
 import pytest
 import requests
 
 from bake.server_probes import DEFINE_WORKER_PIDS
 from tests.image.conftest import ImageUnderTest
-from tests.image.server import Manager, serve
+from tests.image.server import Manager, Server, serve
 
 REQUESTS = 300
 
@@ -61,3 +64,31 @@ def test_a_killed_worker_loses_only_its_last_interval(image: ImageUnderTest, pla
     kept = _numbers_logged(logs, "killed")
     assert kept == list(range(len(kept)))  # what arrived is in order, with no gap
     print(f"SIGKILL lost {20 - len(kept)} of the 20 lines of the last interval")
+
+
+def _file_in(server: Server, path: str) -> str:
+    """A file's text from the container, running or stopped."""
+    chunks, _ = server.container.get_wrapped_container().get_archive(path)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+        member = archive.extractfile(PurePosixPath(path).name)
+        assert member is not None, f"{path} is not a file"
+        return member.read().decode()
+
+
+def test_a_log_file_gets_every_line_across_a_reopen(image: ImageUnderTest, platform: str) -> None:
+    """ACCESS_LOG=/path (Gunicorn only) is batched too; SIGUSR1 (log rotation) reopens the file:
+    lines held at that moment go to the old file, later ones to the new, none lost or repeated."""
+    env = {"ACCESS_LOG": "/tmp/access.log", "ACCESS_LOG_FLUSH_SECONDS": "1"}
+    with serve(image.image_id, platform, env=env) as server, requests.Session() as session:
+        for number in range(REQUESTS):
+            assert session.get(server.url(path=f"/?n={number}"), timeout=10).status_code == 200
+        server.run("mv", "/tmp/access.log", "/tmp/access.log.1")
+        server.python("import os, signal; os.kill(1, signal.SIGUSR1)")
+        server.wait_for_log(r"Handling signal: usr1")
+        for number in range(REQUESTS, 2 * REQUESTS):
+            assert session.get(server.url(path=f"/?n={number}"), timeout=10).status_code == 200
+        server.stop_and_collect_logs()
+        rotated, current = _file_in(server, "/tmp/access.log.1"), _file_in(server, "/tmp/access.log")
+    logged = _numbers_logged(rotated, "n") + _numbers_logged(current, "n")
+    assert sorted(logged) == list(range(2 * REQUESTS)), f"{len(logged)} of {2 * REQUESTS} lines"
+    assert _numbers_logged(current, "n"), "no line reached the reopened file"

@@ -10,7 +10,8 @@ import pytest
 
 from bake.bench.build_cost import count_layer_steps
 from bake.bench.limits import host_rule_workers
-from bake.bench.report import render_report, summarize
+from bake.bench.access_logging import LOG_OFF
+from bake.bench.report import _access_log_targets, access_log_costs, render_report, summarize
 from bake.bench.wrk import LoadError, parse_report
 from bake.matrix import REPO_ROOT
 
@@ -134,3 +135,28 @@ def test_the_start_up_comparison_is_reported_as_a_ratio() -> None:
     assert "| `/start.sh` (default) | 0.300 | 0.290 | 0.310 |" in report
     assert "| bare `gunicorn` | 0.310 | 0.300 | 0.320 |" in report
     assert "| ratio of medians | 0.968 | | |" in report
+
+
+def _access_log_points(batched: float = 12_000.0, dev_null: float = 18_000.0) -> list[dict[str, Any]]:
+    rates = {
+        LOG_OFF: 20_000.0,
+        "access log to /dev/null (ACCESS_LOG=/dev/null), batched (default)": dev_null,
+        "default, --log-driver none, line by line (before)": 10_000.0,
+        "default, json-file driver, line by line (before)": 5_000.0,
+        "default, json-file driver, batched (default)": batched,
+    }
+    return [{"point": name, "load": _load(rate)} for name, rate in rates.items()]
+
+
+def test_the_access_log_costs_are_microseconds_per_request_against_the_log_off() -> None:
+    costs = access_log_costs(_access_log_points())
+    assert costs["line_by_line"] == pytest.approx(150.0)  # 1/5000 s - 1/20000 s
+    assert costs["engine"] == pytest.approx(100.0)  # 1/5000 s - 1/10000 s
+    assert costs["batched"] == pytest.approx(1e6 / 12_000 - 50.0)
+
+
+@pytest.mark.parametrize(("points", "failed"), [({"batched": 11_000.0}, 1), ({"dev_null": 16_000.0}, 2)])
+def test_each_access_log_target_can_fail(points: dict[str, float], failed: int) -> None:
+    met = [verdict for _, verdict, _ in _access_log_targets(_access_log_points(**points))]
+    assert met[failed] is False
+    assert sum(met) == 2

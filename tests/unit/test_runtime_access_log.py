@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from uvicorn_gunicorn_runtime.access_log import AccessLogger, BufferedAccessHandler, LineBuffer
+from uvicorn_gunicorn_runtime.access_log import (
+    AccessLogger,
+    BufferedAccessFileHandler,
+    BufferedAccessHandler,
+    LineBuffer,
+)
+from uvicorn_gunicorn_runtime.json_format import JsonFormatter
 from uvicorn_gunicorn_runtime.uvicorn_logging import BUFFERED_HANDLER, STANDARD_HANDLER, logging_config
 
 ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'
@@ -70,7 +78,7 @@ def test_the_short_way_writes_what_the_standard_way_writes(pipe: tuple[int, int]
     for logger, handler in ((short, short_handler), (standard, standard_handler)):
         logger.info(ACCESS_FORMAT, *ACCESS_ARGS)
         handler.flush()
-    assert short_handler.message_only
+    assert short_handler.direct_line is not None
     assert _read_within(read, 1) == b'10.0.0.1:5000 - "GET /items?id=1 HTTP/1.1" 200\n' * 2
 
 
@@ -86,7 +94,7 @@ def test_a_level_above_info_still_silences_the_short_way(pipe: tuple[int, int]) 
 def test_another_format_takes_the_standard_way(pipe: tuple[int, int]) -> None:
     _, handler = _access_logger("formatted", pipe[1])
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    assert not handler.message_only
+    assert handler.direct_line is None
 
 
 @pytest.mark.parametrize(("log_format", "buffered"), [("text", True), ("json", True), ("json", False)])
@@ -95,3 +103,54 @@ def test_uvicorns_configuration_batches_only_the_access_log(log_format: str, buf
     assert config["handlers"]["access"]["class"] == (BUFFERED_HANDLER if buffered else STANDARD_HANDLER)
     assert config["handlers"]["error"]["class"] == STANDARD_HANDLER
     assert config["loggers"]["uvicorn.access"]["handlers"] == ["access"]
+
+
+def test_a_file_log_is_batched_and_follows_a_reopen(tmp_path: Path) -> None:
+    """Gunicorn reopens log files on SIGUSR1 (rotation) by closing the handler and opening it
+    again: what was held goes to the old file, later lines to the new one, none lost."""
+    path = tmp_path / "access.log"
+    logger = AccessLogger("file-access")
+    handler = BufferedAccessFileHandler(str(path), interval=60)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.info(ACCESS_FORMAT, *ACCESS_ARGS)
+    assert path.read_text() == ""
+    path.rename(tmp_path / "access.log.1")
+    handler.acquire()  # as Gunicorn's reopen_files does it
+    try:
+        handler.close()
+        handler.stream = handler._open()
+    finally:
+        handler.release()
+    logger.info("after the reopen")
+    handler.flush()
+    assert (tmp_path / "access.log.1").read_text() == '10.0.0.1:5000 - "GET /items?id=1 HTTP/1.1" 200\n'
+    assert path.read_text() == "after the reopen\n"
+    handler.close()
+
+
+def test_a_detached_buffer_keeps_lines_until_attached(pipe: tuple[int, int]) -> None:
+    read, write = pipe
+    buffer = LineBuffer(None, interval=60, max_bytes=1)
+    buffer.write("kept")  # full, but nowhere to go yet
+    buffer.attach(write)
+    assert _read_within(read, 1) == b"kept\n"
+
+
+def test_the_short_way_writes_the_json_line_the_standard_way_writes(pipe: tuple[int, int]) -> None:
+    read, write = pipe
+    lines = []
+    for name, with_filter in (("json-short", False), ("json-standard", True)):
+        logger, handler = _access_logger(name, write)
+        handler.setFormatter(JsonFormatter())
+        if with_filter:
+            handler.addFilter(lambda record: True)  # any filter takes the standard way
+        else:
+            assert handler.direct_line is not None
+        logger.name = "uvicorn.access"  # the JSON fields are the access log's only
+        logger.info(ACCESS_FORMAT, *ACCESS_ARGS)
+        handler.flush()
+        lines.append(json.loads(_read_within(read, 1)))
+    short, standard = ({key: value for key, value in line.items() if key != "time"} for line in lines)
+    assert short == standard
+    assert short["status"] == 200 and short["path"] == "/items?id=1"

@@ -9,10 +9,10 @@ is killed outright (SIGKILL, out of memory) loses what its buffer held: at most 
 seconds of its lines. ACCESS_LOG_FLUSH_SECONDS=0 writes each line at once, through the
 standard logging path. The error log is never buffered.
 
-With the plain `%(message)s` format, the image's text default, uvicorn.access is an
-AccessLogger: its `info` formats the one line itself instead of building a LogRecord and
-walking the stack for it, which is most of what an access line costs; any other handler,
-filter or format goes the standard way.
+With the plain `%(message)s` format (the image's text default) or the image's JSON
+formatter, uvicorn.access is an AccessLogger: its `info` makes the one line itself instead
+of building a LogRecord and walking the stack for it, which is most of what an access line
+costs; any other handler, filter or format goes the standard way.
 """
 
 from __future__ import annotations
@@ -24,13 +24,18 @@ import signal
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO
+
+from uvicorn_gunicorn_runtime.json_format import ACCESS_LOGGER, JsonFormatter
+
+# An access line made from the logging call's message and arguments, without a LogRecord.
+DirectLine = Callable[[object, tuple[object, ...]], str]
 
 FLUSH_SECONDS_VARIABLE = "ACCESS_LOG_FLUSH_SECONDS"
 DEFAULT_FLUSH_SECONDS = "0.5"
 BUFFER_BYTES = 64 * 1024
-ACCESS_LOGGER = "uvicorn.access"
 # A signal handler may interrupt the thread that holds a buffer's lock: it waits this long.
 SIGNAL_FLUSH_WAIT_SECONDS = 0.5
 
@@ -43,10 +48,11 @@ def flush_seconds() -> float:
 class LineBuffer:
     """Encoded lines for one file descriptor, written out together. The thread that writes
     them periodically starts with the first line in each process: the master creates the
-    buffer, and a thread would not survive the fork into a worker anyway."""
+    buffer, and a thread would not survive the fork into a worker anyway. Without a file
+    descriptor (None: detached) lines are kept until one is attached."""
 
-    def __init__(self, fd: int, interval: float, max_bytes: int = BUFFER_BYTES) -> None:
-        self._fd = fd
+    def __init__(self, fd: int | None, interval: float, max_bytes: int = BUFFER_BYTES) -> None:
+        self._fd: int | None = fd
         self._interval = interval
         self._max_bytes = max_bytes
         self._lines: list[bytes] = []
@@ -72,15 +78,27 @@ class LineBuffer:
             finally:
                 self._lock.release()
 
+    def detach(self) -> None:
+        """Writes out what is held and keeps later lines until attach: the file is being reopened."""
+        with self._lock:
+            self._write_out()
+            self._fd = None
+
+    def attach(self, fd: int) -> None:
+        with self._lock:
+            self._fd = fd
+            self._write_out()
+
     def _write_out(self) -> None:
-        if not self._lines:
+        if not self._lines or self._fd is None:
             return
+        fd = self._fd
         view = memoryview(b"".join(self._lines))
         self._lines.clear()
         self._size = 0
         try:
             while view:
-                view = view[os.write(self._fd, view) :]
+                view = view[os.write(fd, view) :]
         except OSError as error:
             if not self._failed:  # say it once: the error log is another descriptor
                 self._failed = True
@@ -107,13 +125,13 @@ class BufferedAccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream or sys.stdout)
         self.stream.flush()  # what was printed before goes first
         self.buffer = LineBuffer(self.stream.fileno(), flush_seconds() if interval is None else interval)
-        self.message_only = False
+        self.direct_line: DirectLine | None = None
         _BUFFERS.add(self.buffer)
         flush_before_sigterm()  # Uvicorn's own workers configure logging before they serve
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:  # logging's name
         super().setFormatter(fmt)
-        self.message_only = type(fmt) is logging.Formatter and fmt._fmt == "%(message)s"
+        self.direct_line = direct_line(fmt)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -125,23 +143,76 @@ class BufferedAccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.buffer.flush()
 
 
+class BufferedAccessFileHandler(logging.FileHandler):
+    """A FileHandler (ACCESS_LOG=/path, /dev/null included) whose lines go through a
+    LineBuffer. Gunicorn reopens log files on SIGUSR1 (log rotation) by closing the handler,
+    which writes the buffer out to the old file, and opening it again: the buffer follows."""
+
+    def __init__(self, filename: str, interval: float | None = None) -> None:
+        # Attached to the file by _open, which FileHandler's __init__ calls.
+        self.buffer = LineBuffer(None, flush_seconds() if interval is None else interval)
+        _BUFFERS.add(self.buffer)
+        super().__init__(filename, encoding="utf-8")
+        self.direct_line: DirectLine | None = None
+        flush_before_sigterm()
+
+    def _open(self) -> Any:  # logging's name; returns the stream
+        stream = super()._open()
+        self.buffer.attach(stream.fileno())
+        return stream
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # logging's name
+        super().setFormatter(fmt)
+        self.direct_line = direct_line(fmt)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.buffer.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        self.buffer.flush()
+
+    def close(self) -> None:
+        self.buffer.detach()
+        super().close()
+
+
+BUFFERED_HANDLERS = (BufferedAccessHandler, BufferedAccessFileHandler)
+
+
+def direct_line(fmt: logging.Formatter | None) -> DirectLine | None:
+    """How `fmt`'s access line is made without a LogRecord, for the formats where that gives
+    the same line; None for any other."""
+    if type(fmt) is logging.Formatter and fmt._fmt == "%(message)s":
+        return _message
+    if type(fmt) is JsonFormatter:
+        return fmt.access_line
+    return None
+
+
+def _message(msg: object, args: tuple[object, ...]) -> str:
+    return str(msg) % args if args else str(msg)
+
+
 class AccessLogger(logging.Logger):
-    """uvicorn.access, with a short way for lines that only a BufferedAccessHandler with the
-    plain message format would write: the same line, without a LogRecord."""
+    """uvicorn.access, with a short way for lines that only a buffered handler with a direct
+    line format would write: the same line, without a LogRecord."""
 
     def info(self, msg: object, *args: object, **kwargs: Any) -> None:
         handlers = self.handlers
         if (
             not kwargs
             and len(handlers) == 1
-            and type(handler := handlers[0]) is BufferedAccessHandler
-            and handler.message_only
+            and isinstance(handler := handlers[0], BUFFERED_HANDLERS)
+            and (line := handler.direct_line) is not None
             and not handler.filters
             and not self.filters
             and self.isEnabledFor(logging.INFO)
             and handler.level <= logging.INFO
         ):
-            handler.buffer.write(str(msg) % args if args else str(msg))
+            handler.buffer.write(line(msg, args))
         else:
             super().info(msg, *args, **kwargs)
 

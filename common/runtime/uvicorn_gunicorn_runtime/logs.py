@@ -1,40 +1,27 @@
-"""LOG_FORMAT=json: every log line of Gunicorn and Uvicorn as one JSON object."""
+"""The image's Gunicorn logger classes: access lines in batches, and every line as JSON with LOG_FORMAT=json."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import UTC, datetime
-from typing import Any
 
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
-from uvicorn_gunicorn_runtime.access_log import BufferedAccessHandler, flush_seconds, install_access_logger
+from uvicorn_gunicorn_runtime.access_log import (
+    BufferedAccessFileHandler,
+    BufferedAccessHandler,
+    flush_seconds,
+    install_access_logger,
+)
+from uvicorn_gunicorn_runtime.json_format import JsonFormatter
 
-# uvicorn.access records carry these arguments, in this order.
-ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
-            entry.update(zip(ACCESS_FIELDS, record.args, strict=True))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+__all__ = ["BufferedAccessLogger", "JsonFormatter", "JsonLogger"]  # Gunicorn and Uvicorn load these by name
 
 
 class BufferedAccessLogger(Logger):  # type: ignore[misc]  # gunicorn ships no type information
-    """Gunicorn's logger, with an access log to standard output written in batches (see
-    access_log); Uvicorn's workers take these handlers for uvicorn.access."""
+    """Gunicorn's logger, with an access log to standard output or a file written in batches
+    (see access_log); Uvicorn's workers take these handlers for uvicorn.access."""
 
     def setup(self, cfg: Config) -> None:
         super().setup(cfg)
@@ -42,11 +29,17 @@ class BufferedAccessLogger(Logger):  # type: ignore[misc]  # gunicorn ships no t
             return
         handlers = self.access_log.handlers
         for index, handler in enumerate(handlers):
+            buffered: BufferedAccessHandler | BufferedAccessFileHandler
             if type(handler) is logging.StreamHandler and handler.stream is sys.stdout:
                 buffered = BufferedAccessHandler(sys.stdout)
-                buffered.setFormatter(handler.formatter)
-                buffered._gunicorn = True  # type: ignore[attr-defined]  # so that a reload replaces it
-                handlers[index] = buffered
+            elif type(handler) is logging.FileHandler:
+                handler.close()
+                buffered = BufferedAccessFileHandler(handler.baseFilename)
+            else:
+                continue
+            buffered.setFormatter(handler.formatter)
+            buffered._gunicorn = True  # type: ignore[union-attr]  # Gunicorn's mark: a reload (SIGHUP) replaces it
+            handlers[index] = buffered
         install_access_logger()
 
 
