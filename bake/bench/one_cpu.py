@@ -8,16 +8,19 @@ from dataclasses import dataclass
 
 from bake.bench.server import ServerSpec, running
 from bake.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS
-from bake.bench.wrk import LoadResult, run_load
+from bake.bench.wrk import CONNECTIONS, LoadResult, run_load
 
 WORKER_COUNTS = (1, 2)
-ENDPOINTS = ("/", "/cpu")
+# Connections per endpoint: at 5 ms a request, 64 connections on one worker would wait
+# 320 ms each, beyond what a client of such an endpoint would keep open.
+ENDPOINTS = {"/": CONNECTIONS, "/cpu": 8}
 
 
 @dataclass(frozen=True)
 class OneCpuMeasurement:
     endpoint: str
     workers: int
+    connections: int
     load: LoadResult
 
 
@@ -27,9 +30,8 @@ def measure_one_cpu(image: str, seconds: float) -> list[OneCpuMeasurement]:
     for workers in WORKER_COUNTS:
         spec = ServerSpec(image, {"WEB_CONCURRENCY": str(workers)}, cpuset=SERVER_CPU, access_log_off=False)
         with running(spec) as server:
-            for endpoint in ENDPOINTS:
-                run_load(server.url(endpoint), WARM_UP_SECONDS, LOAD_CPU)
-                measurements.append(
-                    OneCpuMeasurement(endpoint, workers, run_load(server.url(endpoint), seconds, LOAD_CPU))
-                )
+            for endpoint, connections in ENDPOINTS.items():
+                run_load(server.url(endpoint), WARM_UP_SECONDS, LOAD_CPU, connections)
+                load = run_load(server.url(endpoint), seconds, LOAD_CPU, connections)
+                measurements.append(OneCpuMeasurement(endpoint, workers, connections, load))
     return measurements

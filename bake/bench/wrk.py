@@ -39,9 +39,9 @@ def parse_report(output: str) -> LoadResult:
     )
 
 
-def run_load(url: str, seconds: float, cpu: int) -> LoadResult:
-    """`seconds` of load on `url` from one wrk thread with CONNECTIONS connections on core `cpu`."""
-    command = ["taskset", "--cpu-list", str(cpu), "wrk", "--threads", "1", "--connections", str(CONNECTIONS)]
+def run_load(url: str, seconds: float, cpu: int, connections: int = CONNECTIONS) -> LoadResult:
+    """`seconds` of load on `url` from one wrk thread with `connections` connections on core `cpu`."""
+    command = ["taskset", "--cpu-list", str(cpu), "wrk", "--threads", "1", "--connections", str(connections)]
     command += ["--duration", f"{max(1, round(seconds))}s", "--script", str(REPORT_SCRIPT), url]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
