@@ -24,6 +24,7 @@ from bake.bench.limits import LIMITS, WORKERS_PER_CORE, measure_limit
 from bake.bench.log_profile import profile_access_line
 from bake.bench.machine import describe_machine
 from bake.bench.one_cpu import measure_one_cpu
+from bake.bench.production import measure_hang_detection, measure_preload_memory, measure_recycling
 from bake.bench.report import write_report
 from bake.bench.server import ServerError
 from bake.bench.startup import compare_with_bare_gunicorn, measure_startup
@@ -92,6 +93,11 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
     results["access_log_profile"] = [asdict(step) for step in profile_access_line(reference)]
     _log("one CPU: 1 and 2 workers")
     results["one_cpu"] = [asdict(measurement) for measurement in measure_one_cpu(reference, seconds)]
+    _log("production settings: PRELOAD_APP memory, MAX_REQUESTS throughput, hang to unhealthy")
+    results["preload_memory"] = [asdict(measurement) for measurement in measure_preload_memory(reference)]
+    recycling = measure_recycling(reference, seconds)
+    results["recycling"] = asdict(recycling) | {"ratio": recycling.ratio}
+    results["hang_detection"] = asdict(measure_hang_detection(reference))
     results["limits"] = []
     for limit in LIMITS:
         for per_core in WORKERS_PER_CORE:

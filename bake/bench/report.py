@@ -22,6 +22,7 @@ SLIM_ADDED_COMPRESSED_MB = 30
 BATCHED_OVER_LINE_BY_LINE = 1.6
 BATCHED_SHARE_OF_LOG_OFF = 0.6
 DEV_NULL_SHARE_OF_LOG_OFF = 0.85
+RECYCLING_SHARE_OF_DEFAULT = 0.97
 
 
 def _rps(results: Results, configuration: str, endpoint: str) -> float:
@@ -104,6 +105,15 @@ def summarize(results: Results) -> dict[str, Any]:
         )
     if "access_log" in results:
         targets += _access_log_targets(results["access_log"])
+    if "recycling" in results:
+        ratio = float(results["recycling"]["ratio"])
+        targets.append(
+            (
+                f"MAX_REQUESTS=1000 >= {RECYCLING_SHARE_OF_DEFAULT}x the default's requests/s",
+                ratio >= RECYCLING_SHARE_OF_DEFAULT,
+                f"{ratio:.3f}x",
+            )
+        )
     startup = {row["platform"]: statistics.median(row["runs"]) for row in results["startup"]}
     return {"endpoints": per_endpoint, "targets": targets, "startup_median": startup}
 

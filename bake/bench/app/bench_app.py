@@ -1,5 +1,6 @@
 """The benchmark's app: the image's sample app at `/`, a small JSON endpoint at `/json`, and
-`/cpu`, which blocks its event loop with 5 ms of CPU work, as a handler that computes would."""
+`/cpu`, which blocks its event loop with 5 ms of CPU work, as a handler that computes would,
+and `/hang`, which blocks it for an hour, as a stuck handler would."""
 
 import json
 import time
@@ -28,4 +29,6 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
         await send({"type": "http.response.body", "body": b'{"cpu_ms": 5}'})
         return
+    if scope["type"] == "http" and scope["path"] == "/hang":
+        time.sleep(3600)
     await sample_app(scope, receive, send)
