@@ -33,6 +33,9 @@ timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout
 keepalive = _settings.keep_alive
 forwarded_allow_ips = _settings.forwarded_allow_ips
+max_requests = _settings.max_requests
+max_requests_jitter = _settings.max_requests_jitter
+preload_app = _settings.preload_app
 # In memory, where any user may write even on a read-only root: the workers' heartbeat
 # files (a disk-backed /tmp can stall them) and Gunicorn's control socket (by default
 # under $HOME, which a non-root user may not own).

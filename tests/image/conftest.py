@@ -12,6 +12,7 @@ import pytest
 from python_on_whales import docker
 
 from bake.bases import base_of
+from bake.ca_bundle import find_ca_bundle
 from bake.hcl import BAKE_FILE
 from bake.matrix import Image, load_matrix
 from bake.platforms import PLATFORM_OF_MACHINE
@@ -113,6 +114,13 @@ def image(pytestconfig: pytest.Config) -> ImageUnderTest:
     return ImageUnderTest(spec, reference, docker.image.inspect(reference).id, in_matrix)
 
 
+PIP_WITH_CA_SECRET = (
+    "RUN --mount=type=secret,id=pip-ca,required=false"
+    " if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi"
+    " && pip install --no-cache-dir"
+)
+
+
 @dataclass
 class ChildImages:
     """Small images built FROM the image under test, as users build theirs."""
@@ -121,19 +129,25 @@ class ChildImages:
     workspace: Path
     built: dict[str, str] = field(default_factory=dict)
 
-    def build(self, platform: str, files: Mapping[str, str], dockerfile_tail: str = "") -> str:
-        """The id of an image with `files` (paths under /app) added; built once per content and platform."""
-        content = (sorted(files.items()), dockerfile_tail, platform, self.parent.image_id)
+    def build(self, platform: str, files: Mapping[str, str], dockerfile_tail: str = "", requirements: str = "") -> str:
+        """The id of an image with `files` (paths under /app) added, and `requirements` (pip's
+        arguments, such as a pinned package) installed; built once per content and platform."""
+        content = (sorted(files.items()), dockerfile_tail, requirements, platform, self.parent.image_id)
         key = hashlib.sha256(repr(content).encode()).hexdigest()[:16]
         if key not in self.built:
             context = self.workspace / key
             for name, text in files.items():
                 (context / "app" / name).parent.mkdir(parents=True, exist_ok=True)
                 (context / "app" / name).write_text(text)
-            (context / "Dockerfile").write_text(f"FROM {self.parent.reference}\nCOPY app/ /app/\n{dockerfile_tail}")
+            install = f"{PIP_WITH_CA_SECRET} {requirements}\n" if requirements else ""
+            (context / "Dockerfile").write_text(
+                f"FROM {self.parent.reference}\n{install}COPY app/ /app/\n{dockerfile_tail}"
+            )
             # The pid keeps test sessions running side by side from removing each other's children.
             tag = f"uvicorn-gunicorn-test/child:{key}-{os.getpid()}"
-            docker.buildx.build(context, platforms=[platform], tags=[tag], load=True, progress=False)
+            # As the image's own build: pip trusts the host's CA bundle, which no layer keeps.
+            secrets = [f"id=pip-ca,src={find_ca_bundle()}"] if requirements else []
+            docker.buildx.build(context, platforms=[platform], tags=[tag], load=True, progress=False, secrets=secrets)
             self.built[key] = tag
         return docker.image.inspect(self.built[key]).id
 

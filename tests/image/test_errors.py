@@ -41,6 +41,11 @@ BAD_SETTINGS = [
     ({"PORT": "+80"}, "PORT='+80' is not valid", False),
     ({"MAX_WORKERS": " 8 "}, "MAX_WORKERS=' 8 ' is not valid", False),
     ({"WORKERS_PER_CORE": "1e1"}, "WORKERS_PER_CORE='1e1' is not valid", False),
+    ({"MAX_REQUESTS": "many"}, "MAX_REQUESTS='many' is not valid", False),
+    ({"PRELOAD_APP": "yes"}, "PRELOAD_APP='yes' is not valid", False),
+    ({"PROMETHEUS_MULTIPROC_DIR": "/"}, "PROMETHEUS_MULTIPROC_DIR='/' is not valid", False),
+    ({"PROCESS_MANAGER": "uvicorn", "PRELOAD_APP": "true"}, "PRELOAD_APP='true' is not valid", False),
+    ({"PROCESS_MANAGER": "uvicorn", "MAX_REQUESTS": "1000"}, "MAX_REQUESTS='1000' is not valid", False),
     (
         {"PROCESS_MANAGER": "uvicorn", "TIMEOUT": "0"},
         "TIMEOUT='0' is not valid: expected a whole number from 1 up with PROCESS_MANAGER=uvicorn",

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bake.bench.access_logging import LOG_OFF
 from bake.bench.build_cost import count_layer_steps
 from bake.bench.limits import host_rule_workers
-from bake.bench.access_logging import LOG_OFF
 from bake.bench.report import _access_log_targets, access_log_costs, render_report, summarize
 from bake.bench.wrk import LoadError, parse_report
 from bake.matrix import REPO_ROOT

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from uvicorn_gunicorn_runtime import launch, uvicorn_logging
+from uvicorn_gunicorn_runtime import healthcheck, launch, uvicorn_logging
 from uvicorn_gunicorn_runtime import settings as settings_module
 from uvicorn_gunicorn_runtime.app_import import load_app
 from uvicorn_gunicorn_runtime.launch import (
@@ -168,6 +168,12 @@ def test_bad_worker_class_in_one_line(workers: Path, value: str, message: str) -
 HOOK_CONF = "workers = 3\n_marker = 'seen'\ndef post_fork(server, worker):\n    return _marker\n"
 
 
+def test_a_logger_class_of_the_file_is_kept(workers: Path) -> None:
+    conf = workers / "logger_conf.py"
+    conf.write_text("logger_class = 'gunicorn.glogging.Logger'\n")
+    assert layered_user_config({"GUNICORN_CONF": str(conf)})["logger_class"] == "gunicorn.glogging.Logger"
+
+
 @pytest.mark.parametrize(
     ("source", "env", "worker_class"),
     [
@@ -200,6 +206,7 @@ def test_layered_user_config(
     settings = layered_user_config({"GUNICORN_CONF": str(conf), **env})
     assert settings["worker_class"] == worker_class
     assert settings["workers"] == 3
+    assert settings["logger_class"] == "uvicorn_gunicorn_runtime.logs.BufferedAccessLogger"
     assert not [name for name in settings if name.startswith("__")]
     hook = settings["post_fork"]
     assert callable(hook) and hook(None, None) == "seen"  # a hook still sees the file's own globals
@@ -242,7 +249,7 @@ def launched(modules: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[li
     _write(modules, "async def app(scope, receive, send):\n    pass\n")
     commands: list[list[str]] = []
 
-    def record(*arguments: object) -> None:
+    def record(*arguments: object, **options: object) -> None:
         command = arguments[-1]
         assert isinstance(command, list)
         commands.append(command)
@@ -253,6 +260,7 @@ def launched(modules: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[li
     in_process.serve = record  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, in_process.__name__, in_process)
     monkeypatch.setattr(uvicorn_logging, "CONFIG_FILE", modules / "logging.json")
+    monkeypatch.setattr(healthcheck, "RECORD", str(modules / "health"))
     for name in ("WORKER_CLASS", "GUNICORN_CONF", "GUNICORN_CMD_ARGS", "PROCESS_MANAGER", "TIMEOUT", "MODULE_NAME"):
         monkeypatch.setenv(name, "")  # so that monkeypatch restores what main() sets
         monkeypatch.delenv(name)
@@ -428,3 +436,48 @@ def test_a_factory_that_fails_in_one_line(modules: Path) -> None:
     assert str(error.value).startswith(
         "APP_MODULE='probe_app:create_app()': calling create_app() failed: RuntimeError: no database ("
     )
+
+
+@pytest.mark.parametrize("manager", ["gunicorn", "uvicorn"])
+def test_main_creates_and_empties_the_prometheus_directory(
+    launched: list[list[str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    manager: str,
+) -> None:
+    existing = tmp_path / "metrics"
+    existing.mkdir()
+    for name in ("counter_12.db", "gauge_livesum_12.db", "notes.txt"):
+        (existing / name).write_text("x")
+    (existing / "kept.db").mkdir()
+    missing = tmp_path / "missing" / "metrics"
+    for directory in (existing, missing):
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+        monkeypatch.setenv("PROCESS_MANAGER", manager)
+        with pytest.raises(Exec):
+            launch.main(["launch"])
+    assert sorted(path.name for path in existing.iterdir()) == ["kept.db", "notes.txt"]
+    assert missing.is_dir()
+    # The unit tests run without prometheus_client: one notice per start, and no hook to install.
+    notices = [line for line in capsys.readouterr().out.splitlines() if line.startswith("notice:")]
+    assert (
+        notices
+        == [
+            "notice: PROMETHEUS_MULTIPROC_DIR is set but prometheus_client is not installed: "
+            "the directory is ready, no worker is marked dead"
+        ]
+        * 2
+    )
+
+
+def test_main_says_in_one_line_when_the_prometheus_directory_cannot_be_made(
+    launched: list[list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "file"))
+    assert launch.main(["launch"]) == 2
+    assert launched == []
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: PROMETHEUS_MULTIPROC_DIR={str(tmp_path / 'file')!r}: it exists and is not a directory"
+    ]

@@ -32,6 +32,8 @@ def test_defaults() -> None:
     assert settings.worker_class == "uvicorn_worker.UvicornWorker"
     assert (settings.timeout, settings.graceful_timeout, settings.keep_alive) == (120, 120, 5)
     assert settings.forwarded_allow_ips == "127.0.0.1,::1"
+    assert (settings.max_requests, settings.max_requests_jitter, settings.preload_app) == (0, 0, False)
+    assert settings.prometheus_multiproc_dir is None
 
 
 @pytest.mark.parametrize(
@@ -121,6 +123,27 @@ def test_defaults() -> None:
             "whose worker health check cannot be turned off",
         ),
         ({"PROCESS_MANAGER": "uvicorn", "TIMEOUT": "00"}, "TIMEOUT='00' is not valid"),
+        ({"MAX_REQUESTS": "-1"}, "MAX_REQUESTS='-1' is not valid: expected a whole number from 0 up"),
+        ({"MAX_REQUESTS": "1k"}, "MAX_REQUESTS='1k' is not valid"),
+        ({"MAX_REQUESTS_JITTER": "5.5"}, "MAX_REQUESTS_JITTER='5.5' is not valid: expected a whole number from 0 up"),
+        ({"PRELOAD_APP": "yes"}, "PRELOAD_APP='yes' is not valid: expected one of true, false"),
+        ({"PRELOAD_APP": "1"}, "PRELOAD_APP='1' is not valid"),
+        (
+            {"PROMETHEUS_MULTIPROC_DIR": "metrics"},
+            "PROMETHEUS_MULTIPROC_DIR='metrics' is not valid: expected the absolute path of a directory other than /",
+        ),
+        ({"PROMETHEUS_MULTIPROC_DIR": "/"}, "PROMETHEUS_MULTIPROC_DIR='/' is not valid"),
+        ({"PROMETHEUS_MULTIPROC_DIR": "//"}, "PROMETHEUS_MULTIPROC_DIR='//' is not valid"),
+        ({"PROMETHEUS_MULTIPROC_DIR": "/tmp/.."}, "PROMETHEUS_MULTIPROC_DIR='/tmp/..' is not valid"),
+        (
+            {"PROCESS_MANAGER": "uvicorn", "PRELOAD_APP": "TRUE"},
+            "PRELOAD_APP='TRUE' is not valid: expected false with PROCESS_MANAGER=uvicorn, which has no preload",
+        ),
+        (
+            {"PROCESS_MANAGER": "uvicorn", "MAX_REQUESTS": "100"},
+            "MAX_REQUESTS='100' is not valid: expected 0 with PROCESS_MANAGER=uvicorn, "
+            "whose supervisor can take up to TIMEOUT seconds to replace a recycled worker",
+        ),
         (
             {"PROCESS_MANAGER": "uvicorn", "WORKER_CLASS": "app.workers.MyWorker"},
             "WORKER_CLASS='app.workers.MyWorker' is not valid: expected uvicorn_worker.UvicornWorker or "
@@ -260,3 +283,34 @@ def test_notice_for_the_original_worker_class_names() -> None:
     )
     for value in ("uvicorn_worker.UvicornWorker", "app.workers.MyWorker", None, object):
         assert renamed_worker_class_notice(value, "x") is None
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"MAX_REQUESTS": "1000", "MAX_REQUESTS_JITTER": "50"}, (1000, 50, False, None)),
+        ({"MAX_REQUESTS": "0"}, (0, 0, False, None)),
+        ({"PRELOAD_APP": "True"}, (0, 0, True, None)),
+        ({"PRELOAD_APP": "false"}, (0, 0, False, None)),
+        ({"PROMETHEUS_MULTIPROC_DIR": "/tmp/metrics"}, (0, 0, False, "/tmp/metrics")),
+        ({"PROCESS_MANAGER": "uvicorn", "MAX_REQUESTS": "0"}, (0, 0, False, None)),
+        ({"PROCESS_MANAGER": "uvicorn", "PRELOAD_APP": "false"}, (0, 0, False, None)),
+    ],
+)
+def test_recycling_preload_and_metrics_directory(
+    env: dict[str, str], expected: tuple[int, int, bool, str | None]
+) -> None:
+    settings = _load(env)
+    assert (
+        settings.max_requests,
+        settings.max_requests_jitter,
+        settings.preload_app,
+        settings.prometheus_multiproc_dir,
+    ) == expected
+
+
+def test_summary_has_the_production_settings() -> None:
+    summary = _load({"MAX_REQUESTS": "500", "PRELOAD_APP": "true", "PROMETHEUS_MULTIPROC_DIR": "/tmp/m"}).summary()
+    assert (summary["max_requests"], summary["max_requests_jitter"]) == (500, 0)
+    assert summary["preload_app"] is True
+    assert summary["prometheus_multiproc_dir"] == "/tmp/m"

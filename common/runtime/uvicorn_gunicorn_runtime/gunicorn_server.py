@@ -18,7 +18,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,7 @@ from gunicorn.errors import HaltServer
 
 from uvicorn_gunicorn_runtime.access_log import flush_before_sigterm
 from uvicorn_gunicorn_runtime.app_import import load_app
+from uvicorn_gunicorn_runtime.healthcheck import record_sockets
 from uvicorn_gunicorn_runtime.settings import AppTarget, SettingError
 
 if TYPE_CHECKING:
@@ -63,9 +64,10 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
     """Gunicorn's own command-line application, with the application loaded as the launcher
     would have checked it."""
 
-    def __init__(self, app: AppTarget, failures: FailureLines) -> None:
+    def __init__(self, app: AppTarget, failures: FailureLines, mark_dead_workers: bool = False) -> None:
         self.target = app
         self.failures = failures
+        self.mark_dead_workers = mark_dead_workers
         self.arbiter: Arbiter | None = None  # known from the first fork on
         super().__init__("%(prog)s [OPTIONS] [APP_MODULE]")
 
@@ -80,6 +82,14 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
             configured(server, worker)
 
         self.cfg.set("pre_fork", pre_fork)
+        self.cfg.set("when_ready", _recording_listeners(self.cfg.when_ready))
+        self.cfg.set("on_reload", _recording_listeners(self.cfg.on_reload))
+        if self.mark_dead_workers:
+            self.cfg.set("child_exit", _marking_dead(self.cfg.child_exit))
+        if self.cfg.max_requests > 0:
+            from uvicorn_gunicorn_runtime.recycling import drain_before_recycling
+
+            drain_before_recycling()
 
     def finish_halt(self, halt: HaltServer) -> None:
         """Gunicorn's halt, raised again by each worker that also exits with a boot or load
@@ -93,14 +103,42 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
             except HaltServer:
                 continue
 
+    def wsgi(self) -> object:
+        # In the worker, which has reset its signals, before it serves. With PRELOAD_APP the
+        # master loads the application earlier, and Gunicorn sets its own handler after this.
+        flush_before_sigterm()
+        return super().wsgi()
+
     def load_wsgiapp(self) -> object:
-        flush_before_sigterm()  # in the worker, which has reset its signals, before it serves
         try:
             with collection_paused():
                 return load_app(self.target)
         except SettingError as error:
             self.failures.write(str(error))
             sys.exit(Arbiter.APP_LOAD_ERROR)
+
+
+def _marking_dead(configured: Callable[[Arbiter, Worker], None]) -> Callable[[Arbiter, Worker], None]:
+    """Gunicorn's child_exit hook: prometheus_client's multi-process mode drops a dead worker's
+    live gauges, then the application's own hook runs."""
+    from prometheus_client.multiprocess import mark_process_dead
+
+    def child_exit(server: Arbiter, worker: Worker) -> None:
+        mark_process_dead(worker.pid)
+        configured(server, worker)
+
+    return child_exit
+
+
+def _recording_listeners(configured: Callable[[Arbiter], None]) -> Callable[[Arbiter], None]:
+    """A server hook that records where the master listens, for the health check, then runs
+    the application's own: Gunicorn's listeners are the truth, whatever set them."""
+
+    def hook(server: Arbiter) -> None:
+        record_sockets([listener.sock for listener in server.LISTENERS], os.environ)
+        configured(server)
+
+    return hook
 
 
 @contextmanager
@@ -114,7 +152,7 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def serve(app: AppTarget, command: list[str]) -> int:
+def serve(app: AppTarget, command: list[str], mark_dead_workers: bool = False) -> int:
     """Runs Gunicorn with `command` as its command line (`gunicorn --config ... APP`) until
     it stops; returns its exit code, 2 when the application failed to load. The launcher
     turned collection off before importing this module, and so Gunicorn."""
@@ -122,7 +160,7 @@ def serve(app: AppTarget, command: list[str]) -> int:
     master = os.getpid()
     # Gunicorn re-executes sys.executable with sys.argv on USR2: make that the gunicorn script.
     sys.argv = [os.path.join(os.path.dirname(sys.executable), command[0]), *command[1:]]
-    application = ImageApplication(app, failures)
+    application = ImageApplication(app, failures, mark_dead_workers)
     try:
         try:
             application.run()

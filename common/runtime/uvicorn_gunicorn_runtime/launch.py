@@ -23,6 +23,7 @@ from uvicorn_gunicorn_runtime.settings import (
     IMAGE_GUNICORN_CONF,
     SettingError,
     Settings,
+    bind_address,
     hand_over,
     load_from_container,
     renamed_worker_class_notice,
@@ -84,6 +85,26 @@ def _uvicorn_logging(settings: Settings, buffered: bool) -> Path | None:
         raise SettingError(f"Uvicorn's logging configuration cannot be written: {error}") from None
 
 
+def _prepare_metrics(settings: Settings) -> str | None:
+    """Readies PROMETHEUS_MULTIPROC_DIR, if set, before any worker exists; the notice to print
+    when prometheus_client is not installed."""
+    if settings.prometheus_multiproc_dir is None:
+        return None
+    from uvicorn_gunicorn_runtime.prometheus import client_installed, missing_client_notice, prepare_directory
+
+    prepare_directory(settings.prometheus_multiproc_dir)
+    return None if client_installed() else missing_client_notice()
+
+
+def _record_for_healthcheck(settings: Settings) -> None:
+    """Where Uvicorn, exec'd next, is to listen, for the health check (BIND=fd://N is refused)."""
+    from uvicorn_gunicorn_runtime.healthcheck import tcp, unix, write_record
+
+    address = bind_address(settings.bind)
+    if address is not None:
+        write_record([unix(address) if isinstance(address, str) else tcp(*address)], settings.healthcheck_path)
+
+
 def main(argv: list[str]) -> int:
     if argv[1:] not in ([], ["--reload"]):
         print(f"error: unknown arguments {argv[1:]}; the only option is --reload", file=sys.stderr)
@@ -92,6 +113,7 @@ def main(argv: list[str]) -> int:
     logging_config = None
     try:
         settings = load_from_container(os.environ)
+        metrics_notice = _prepare_metrics(settings)
         if reload or settings.process_manager == "uvicorn":
             from uvicorn_gunicorn_runtime.app_import import load_app
 
@@ -102,8 +124,12 @@ def main(argv: list[str]) -> int:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     os.environ["APP_MODULE"] = settings.app.spec  # the server's environment has it, as the original's had
+    if reload or settings.process_manager == "uvicorn":
+        _record_for_healthcheck(settings)  # Gunicorn's master records its own listeners
     if reload:
         return exec_server(reload_command(settings, logging_config))
+    if metrics_notice:
+        print(metrics_notice, flush=True)
     given = os.environ.get("WORKER_CLASS")
     notice = renamed_worker_class_notice(given, f"WORKER_CLASS={given!r}")
     if notice:
@@ -118,7 +144,8 @@ def main(argv: list[str]) -> int:
     gc.disable()  # before Gunicorn's imports, until the first fork: see gunicorn_server
     from uvicorn_gunicorn_runtime.gunicorn_server import serve
 
-    return serve(settings.app, gunicorn_command(settings))
+    marks_dead = settings.prometheus_multiproc_dir is not None and metrics_notice is None
+    return serve(settings.app, gunicorn_command(settings), mark_dead_workers=marks_dead)
 
 
 def exec_server(command: list[str]) -> int:

@@ -41,6 +41,8 @@ WHOLE_NUMBER = r"[0-9]{1,20}"
 DECIMAL = r"[0-9]{1,20}\.?[0-9]{0,20}|\.[0-9]{1,20}"
 HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 BIND_FORMS = "host:port or [ipv6]:port with a port from 1 to 65535, unix:/path or fd://N"
+# It goes into the health check's request line as written: printable ASCII, no space.
+HEALTHCHECK_PATH_FORM = r"/[!-~]*"
 
 
 class SettingError(ValueError):
@@ -106,6 +108,10 @@ class Environment:
         if not re.fullmatch(DECIMAL, value) or float(value) > 1:
             raise _invalid(name, value, "a number of seconds from 0 to 1, such as 0.5")
         return float(value)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        """true or false, in any case."""
+        return self.choice(name, "true" if default else "false", ("true", "false")) == "true"
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         """One of `choices`, in any case."""
@@ -260,6 +266,29 @@ def parse_bind(value: str) -> str:
     return value
 
 
+def bind_address(bind: str) -> tuple[str, int] | str | None:
+    """A checked bind as an address: (host, port), an IPv6 host without its brackets; the path
+    of a unix: socket; None for fd://N, whose address only the process holding it knows."""
+    if bind.startswith("unix:"):
+        return bind.removeprefix("unix:")
+    if bind.startswith("fd://"):
+        return None
+    host, _, port = bind.rpartition(":")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def bind_from(environ: Mapping[str, str]) -> str:
+    """Where the environment says the server listens: BIND, else HOST:PORT, checked."""
+    return _bind(Environment(environ))
+
+
+def healthcheck_path(env: Environment) -> str | None:
+    value = env.text("HEALTHCHECK_PATH")
+    if value is not None and not re.fullmatch(HEALTHCHECK_PATH_FORM, value):
+        raise _invalid("HEALTHCHECK_PATH", value, "a path starting with /, such as /health, in ASCII without spaces")
+    return value
+
+
 def _bind(env: Environment) -> str:
     """BIND, else HOST:PORT; HOST and PORT are checked even when BIND wins over them."""
     port = env.integer("PORT", 80, minimum=1, maximum=65535)
@@ -299,6 +328,14 @@ def _worker_class(env: Environment) -> str:
     return path
 
 
+def _multiproc_dir(env: Environment) -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR, which the launcher empties at start: an absolute path other than /."""
+    value = env.text("PROMETHEUS_MULTIPROC_DIR")
+    if value is not None and (not value.startswith("/") or Path(value).resolve() == Path("/")):
+        raise _invalid("PROMETHEUS_MULTIPROC_DIR", value, "the absolute path of a directory other than /")
+    return value
+
+
 def _log_target(env: Environment, name: str) -> str | None:
     """`-` (the default) is the console; an empty value turns the log off."""
     return env.raw(name, "-") or None
@@ -321,6 +358,11 @@ class Settings:
     graceful_timeout: int
     keep_alive: int
     forwarded_allow_ips: str
+    healthcheck_path: str | None  # None: any answer on / is healthy
+    max_requests: int  # 0: a worker is never recycled
+    max_requests_jitter: int
+    preload_app: bool
+    prometheus_multiproc_dir: str | None
 
     def summary(self) -> dict[str, object]:
         """The effective settings, as printed in one JSON line at start."""
@@ -349,6 +391,11 @@ def load_settings(
         graceful_timeout=env.integer("GRACEFUL_TIMEOUT", 120, minimum=0),
         keep_alive=env.integer("KEEP_ALIVE", 5, minimum=0),
         forwarded_allow_ips=env.text("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1",
+        healthcheck_path=healthcheck_path(env),
+        max_requests=env.integer("MAX_REQUESTS", 0, minimum=0),
+        max_requests_jitter=env.integer("MAX_REQUESTS_JITTER", 0, minimum=0),
+        preload_app=env.boolean("PRELOAD_APP", default=False),
+        prometheus_multiproc_dir=_multiproc_dir(env),
     )
     if settings.process_manager == "uvicorn":
         for name, value in (("ACCESS_LOG", settings.access_log), ("ERROR_LOG", settings.error_log)):
@@ -367,6 +414,19 @@ def load_settings(
                 "TIMEOUT",
                 env.raw("TIMEOUT", ""),
                 "a whole number from 1 up with PROCESS_MANAGER=uvicorn, whose worker health check cannot be turned off",
+            )
+        if settings.preload_app:
+            preload = env.raw("PRELOAD_APP", "")
+            raise _invalid("PRELOAD_APP", preload, "false with PROCESS_MANAGER=uvicorn, which has no preload")
+        if settings.max_requests:
+            # Measured with Uvicorn 0.54: a worker that exits after its requests may go unreplaced
+            # until the health-check timeout (its supervisor's ping of the exiting worker waits it
+            # out), and with every worker gone a request waited that long for an answer.
+            raise _invalid(
+                "MAX_REQUESTS",
+                env.raw("MAX_REQUESTS", ""),
+                "0 with PROCESS_MANAGER=uvicorn, whose supervisor can take up to TIMEOUT seconds"
+                " to replace a recycled worker",
             )
     return settings
 

@@ -54,6 +54,9 @@ def _import_class(path: str, named_by: str) -> object:
     return getattr(module, name)
 
 
+BUFFERED_LOGGER_CLASS = "uvicorn_gunicorn_runtime.logs.BufferedAccessLogger"
+
+
 def layered_user_config(environ: Mapping[str, str]) -> dict[str, object]:
     """The settings of the application's own Gunicorn configuration file (GUNICORN_CONF, as the
     launcher set it), with the worker class decided: WORKER_CLASS, else the file's
@@ -74,4 +77,7 @@ def layered_user_config(environ: Mapping[str, str]) -> dict[str, object]:
     else:
         chosen, named_by = DEFAULT_WORKER_CLASS, "the image's default worker class"
     settings["worker_class"] = resolve_worker_class(chosen, named_by)
+    # The same lines, batched (ACCESS_LOG_FLUSH_SECONDS=0: one write per line); a file that
+    # names its own logger class keeps it.
+    settings.setdefault("logger_class", BUFFERED_LOGGER_CLASS)
     return {name: value for name, value in settings.items() if not name.startswith("__")}
