@@ -96,7 +96,7 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
     _log("production settings: PRELOAD_APP memory, MAX_REQUESTS throughput, hang to unhealthy")
     results["preload_memory"] = [asdict(measurement) for measurement in measure_preload_memory(reference)]
     recycling = measure_recycling(reference, seconds)
-    results["recycling"] = asdict(recycling) | {"ratio": recycling.ratio}
+    results["recycling"] = asdict(recycling) | {"ratios": recycling.ratios()}
     results["hang_detection"] = asdict(measure_hang_detection(reference))
     results["limits"] = []
     for limit in LIMITS:

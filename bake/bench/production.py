@@ -21,6 +21,14 @@ from bake.bench.wrk import run_load
 PRELOAD_WORKERS = 4
 SIZEABLE_APP = {"APP_MODULE": "sizeable_app:app"}
 RECYCLING = {"MAX_REQUESTS": "1000", "MAX_REQUESTS_JITTER": "100"}
+DEFAULT = "default"
+RECYCLING_NAME = "MAX_REQUESTS=1000 MAX_REQUESTS_JITTER=100"
+# A replaced worker forks from the manager; with preload it need not import the application again.
+RECYCLING_CONFIGURATIONS = {
+    DEFAULT: {},
+    RECYCLING_NAME: RECYCLING,
+    f"{RECYCLING_NAME} PRELOAD_APP=true": {**RECYCLING, "PRELOAD_APP": "true"},
+}
 RECYCLING_ROUNDS = 3  # alternated with the default, so that drift of the machine hits both
 HEALTH_DEADLINE_SECONDS = 180.0
 
@@ -49,12 +57,12 @@ def measure_preload_memory(image: str) -> list[PreloadMemory]:
 
 @dataclass(frozen=True)
 class RecyclingThroughput:
-    default_rps: list[float]
-    recycling_rps: list[float]
+    rps: dict[str, list[float]]  # configuration: requests/s of each round
 
-    @property
-    def ratio(self) -> float:
-        return statistics.median(self.recycling_rps) / statistics.median(self.default_rps)
+    def ratios(self) -> dict[str, float]:
+        """Each configuration's median requests/s over the default's."""
+        default = statistics.median(self.rps[DEFAULT])
+        return {name: statistics.median(runs) / default for name, runs in self.rps.items()}
 
 
 def _requests_per_second(image: str, environment: dict[str, str], seconds: float) -> float:
@@ -65,11 +73,11 @@ def _requests_per_second(image: str, environment: dict[str, str], seconds: float
 
 def measure_recycling(image: str, seconds: float) -> RecyclingThroughput:
     """The default configuration (access log on) with and without MAX_REQUESTS, alternated."""
-    default, recycling = [], []
+    rps: dict[str, list[float]] = {name: [] for name in RECYCLING_CONFIGURATIONS}
     for _ in range(RECYCLING_ROUNDS):
-        default.append(_requests_per_second(image, {}, seconds))
-        recycling.append(_requests_per_second(image, RECYCLING, seconds))
-    return RecyclingThroughput(default, recycling)
+        for name, environment in RECYCLING_CONFIGURATIONS.items():
+            rps[name].append(_requests_per_second(image, environment, seconds))
+    return RecyclingThroughput(rps)
 
 
 @dataclass(frozen=True)
