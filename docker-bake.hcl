@@ -1,15 +1,7 @@
 # Generated from images/matrix.toml for 2026-11-24 by `nox -s generate`: edit that file, not this one.
-# It defines the versions supported on that date. `nox -s build` takes each target's tags
-# from the matrix of its own build date, so `latest` follows the default version.
-
-variable "IMAGE_NAME" {
-  default = "uvicorn-gunicorn"
-}
-
-# The build date, YYYY-MM-DD, fixed once per run; empty means no date tags.
-variable "DATE" {
-  default = ""
-}
+# It defines the versions supported on that date. It names no image: `nox -s build` gives
+# each target its tags (IMAGE_NAME, DATE) from the matrix of its own build date, in a bake
+# file of its own merged over this one, so `latest` follows the default version.
 
 # The CA bundle pip trusts inside builds. It is a secret so that it never enters a layer.
 variable "CA_BUNDLE" {
@@ -44,14 +36,6 @@ function "cache_to" {
   result = CACHE_REF != "" && CACHE_EXPORT ? ["type=registry,ref=${CACHE_REF}:${tag},mode=max"] : []
 }
 
-function "references" {
-  params = [moving, dated]
-  result = concat(
-    [for name in moving : "${IMAGE_NAME}:${name}"],
-    DATE == "" ? [] : [for name in dated : "${IMAGE_NAME}:${name}"],
-  )
-}
-
 group "default" {
   targets = ["python3_11", "python3_11-slim", "python3_12", "python3_12-slim", "python3_13", "python3_13-slim", "python3_14", "python3_14-slim", "python3_15", "python3_15-slim"]
 }
@@ -75,7 +59,6 @@ target "python3_11" {
   }
   cache-from = cache_from("python3.11")
   cache-to   = cache_to("python3.11")
-  tags = references(["python3.11", "latest"], ["python3.11-${DATE}"])
 }
 
 target "python3_11-slim" {
@@ -87,7 +70,6 @@ target "python3_11-slim" {
   }
   cache-from = cache_from("python3.11-slim")
   cache-to   = cache_to("python3.11-slim")
-  tags = references(["python3.11-slim"], ["python3.11-slim-${DATE}"])
 }
 
 target "python3_12" {
@@ -99,7 +81,6 @@ target "python3_12" {
   }
   cache-from = cache_from("python3.12")
   cache-to   = cache_to("python3.12")
-  tags = references(["python3.12"], ["python3.12-${DATE}"])
 }
 
 target "python3_12-slim" {
@@ -111,7 +92,6 @@ target "python3_12-slim" {
   }
   cache-from = cache_from("python3.12-slim")
   cache-to   = cache_to("python3.12-slim")
-  tags = references(["python3.12-slim"], ["python3.12-slim-${DATE}"])
 }
 
 target "python3_13" {
@@ -123,7 +103,6 @@ target "python3_13" {
   }
   cache-from = cache_from("python3.13")
   cache-to   = cache_to("python3.13")
-  tags = references(["python3.13"], ["python3.13-${DATE}"])
 }
 
 target "python3_13-slim" {
@@ -135,7 +114,6 @@ target "python3_13-slim" {
   }
   cache-from = cache_from("python3.13-slim")
   cache-to   = cache_to("python3.13-slim")
-  tags = references(["python3.13-slim"], ["python3.13-slim-${DATE}"])
 }
 
 target "python3_14" {
@@ -147,7 +125,6 @@ target "python3_14" {
   }
   cache-from = cache_from("python3.14")
   cache-to   = cache_to("python3.14")
-  tags = references(["python3.14"], ["python3.14-${DATE}"])
 }
 
 target "python3_14-slim" {
@@ -159,7 +136,6 @@ target "python3_14-slim" {
   }
   cache-from = cache_from("python3.14-slim")
   cache-to   = cache_to("python3.14-slim")
-  tags = references(["python3.14-slim"], ["python3.14-slim-${DATE}"])
 }
 
 target "python3_15" {
@@ -171,7 +147,6 @@ target "python3_15" {
   }
   cache-from = cache_from("python3.15")
   cache-to   = cache_to("python3.15")
-  tags = references(["python3.15"], ["python3.15-${DATE}"])
 }
 
 target "python3_15-slim" {
@@ -183,5 +158,4 @@ target "python3_15-slim" {
   }
   cache-from = cache_from("python3.15-slim")
   cache-to   = cache_to("python3.15-slim")
-  tags = references(["python3.15-slim"], ["python3.15-slim-${DATE}"])
 }

@@ -16,11 +16,11 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bake's stdlib-only modules, for tag checks
 
-from bake.matrix import Matrix, MatrixError, load_matrix, utc_today
+from bake.matrix import Matrix, MatrixError, load_matrix
 from bake.selection import SelectionError, select_current
 from bake.session_options import SESSIONS, OptionError, SessionArgs, parse_session_args
+from bake.settings import SettingsError, settings_from_environment
 from bake.signing import SigningError, signer_from_environment
-from bake.tags import TagError, validate_date
 
 nox.options.sessions = ["lint", "unit"]
 nox.options.reuse_venv = "yes"
@@ -35,14 +35,14 @@ def _install(session: nox.Session, group: str) -> None:
 
 def _run_date(session: nox.Session, args: SessionArgs) -> date:
     """One date per run, for every target and every step, even across midnight: --date, else
-    DATE, else today (UTC)."""
-    given = args.env.get("DATE")
+    DATE, else today (UTC). The other settings are checked here too, before anything runs."""
     try:
-        return date.fromisoformat(
-            validate_date(given or os.environ.get("DATE") or utc_today().isoformat(), "--date" if given else "DATE")
+        settings = settings_from_environment().overridden(
+            args.env.get("IMAGE_NAME"), args.env.get("DATE"), args.env.get("BASE")
         )
-    except TagError as error:
+    except SettingsError as error:
         session.error(str(error))
+    return settings.build_date
 
 
 def _matrix(session: nox.Session, run_date: date) -> Matrix:

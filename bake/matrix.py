@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+from bake.reference import ImageReference
+from bake.settings import utc_today
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MATRIX_FILE = REPO_ROOT / "images" / "matrix.toml"
 VARIANTS = ("full", "slim")
+OFFICIAL_REPOSITORY = "python"  # the official images each tag is built on
 VERSION_PATTERN = re.compile(r"^\d+\.\d+$")
 
 
@@ -57,7 +61,7 @@ class Image:
 
     @property
     def official_base(self) -> str:
-        return f"python:{self.python}{self.variant_suffix}"
+        return str(ImageReference(OFFICIAL_REPOSITORY, f"{self.python}{self.variant_suffix}"))
 
 
 @dataclass(frozen=True)
@@ -175,11 +179,6 @@ def parse_matrix(data: dict[str, Any], build_date: date) -> Matrix:
         for variant in variants
     )
     return Matrix(images, tuple(retired), build_date, variants, default)
-
-
-def utc_today() -> date:
-    """Today in UTC: the build date when none is given, the same on every runner."""
-    return datetime.now(UTC).date()
 
 
 def load_matrix(build_date: date | None = None, path: Path = MATRIX_FILE) -> Matrix:

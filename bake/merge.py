@@ -19,10 +19,10 @@ from python_on_whales.utils import run
 from bake.attestations import REQUIRED_DISTRIBUTIONS, attestation_manifests, read_sboms, sbom_packages
 from bake.date_tag import choose_date_tag
 from bake.matrix import Image
-from bake.publish import PublishError, check_in_registry, platform_manifests, registry_digest, verify_release
-from bake.registry import index_digest_and_platforms, read_manifest
+from bake.publish import PublishError, check_in_registry, verify_release
+from bake.reference import ImageReference, moving_references
+from bake.registry import index_digest_and_platforms, platform_manifests, read_manifest, registry_digest
 from bake.signing import signer_from_environment
-from bake.tags import moving_tags
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class Merge:
     digest: str  # of the index these sources make
     attestations: dict[str, str]  # {platform: attestation manifest digest} of the sources
     expected: dict[str, dict[str, str]]  # {platform: {package: version}} their SBOMs list
+
+    @property
+    def pinned(self) -> ImageReference:
+        """The merged index by digest: `repository@sha256:...`."""
+        return ImageReference(self.repository).at(self.digest)
 
 
 def _index_of(sources: Sequence[str]) -> tuple[str, set[str]]:
@@ -79,7 +84,7 @@ def _staged_versions(source: str, platform: str, document: dict[str, object] | N
 
 def check_attestations_kept(merge: Merge) -> None:
     """The merged index binds each platform's image to the very attestation manifest staged with it."""
-    merged = attestation_manifests(read_manifest(f"{merge.repository}@{merge.digest}"))
+    merged = attestation_manifests(read_manifest(merge.pinned))
     if merged != merge.attestations:
         raise PublishError(
             f"{merge.image.tag}: the merged index's attestations {merged} are not the staged ones {merge.attestations}"
@@ -93,16 +98,15 @@ def merge_all(merges: Sequence[Merge], build_date: str) -> dict[str, str]:
     for merge in merges:
         date_tag = choose_date_tag(merge.image, merge.repository, build_date, merge.digest, registry_digest)
         if not date_tag.already_there:
-            docker.buildx.imagetools.create(sources=list(merge.sources), tags=[date_tag.reference])
+            docker.buildx.imagetools.create(sources=list(merge.sources), tags=[str(date_tag.reference)])
         check_in_registry(date_tag.reference, merge.image.platforms, "merged", merge.digest)
         check_attestations_kept(merge)
         verify_release(signer, merge.repository, merge.digest, merge.expected)
     # One tag per call: with several tags buildx pushes the index to each in parallel,
     # and a registry may reject the second push while the first still copies manifests.
     for merge in merges:
-        for tag in moving_tags(merge.image):
-            target = f"{merge.repository}:{tag}"
-            docker.buildx.imagetools.create(sources=[f"{merge.repository}@{merge.digest}"], tags=[target])
+        for target in moving_references(merge.image, merge.repository):
+            docker.buildx.imagetools.create(sources=[str(merge.pinned)], tags=[str(target)])
             check_in_registry(target, merge.image.platforms, "merged", merge.digest)
     return {merge.image.tag: merge.digest for merge in merges}
 

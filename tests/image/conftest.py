@@ -15,7 +15,9 @@ from bake.bases import base_of
 from bake.hcl import BAKE_FILE
 from bake.matrix import Image, load_matrix
 from bake.platforms import PLATFORM_OF_MACHINE
+from bake.reference import ImageReference, local_reference
 from bake.selection import SelectionError, select
+from bake.settings import DEFAULT_IMAGE_NAME, Settings, SettingsError, settings_from_environment
 from tests.image.server import MANAGERS, Manager
 
 # Ryuk, testcontainers' reaper, is an image that cannot be pulled here; containers are
@@ -26,20 +28,30 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 @dataclass(frozen=True)
 class ImageUnderTest:
     spec: Image  # with --platform, narrowed to those platforms
-    reference: str
+    local: ImageReference  # IMAGE_NAME:TAG, as the build loaded it
     # Containers are started from the id, never the tag, so that a missing tag cannot trigger a pull.
     image_id: str
     in_matrix: Image  # the tag as the matrix has it, with every platform a release needs
 
+    @property
+    def reference(self) -> str:
+        return str(self.local)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--tag", help="the tag under test, such as python3.11-slim")
-    parser.addoption(
-        "--image-name", default=os.environ.get("IMAGE_NAME") or "uvicorn-gunicorn", help="repository of the tag"
-    )
+    parser.addoption("--image-name", help=f"repository of the tag (default: IMAGE_NAME, else {DEFAULT_IMAGE_NAME})")
     parser.addoption("--platform", action="append", help="test only this platform, every test (repeatable)")
     parser.addoption("--all-platforms", action="store_true", help="every test on every platform of the tag")
     parser.addoption("--native-only", action="store_true", help="only the platform of this machine")
+
+
+def run_settings(config: pytest.Config) -> Settings:
+    """IMAGE_NAME, DATE and BASE of the run, as the build that made the image read them."""
+    try:
+        return settings_from_environment().overridden(image_name=config.getoption("--image-name"))
+    except SettingsError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _spec(config: pytest.Config) -> Image:
@@ -47,7 +59,7 @@ def _spec(config: pytest.Config) -> Image:
     if not tag:
         raise pytest.UsageError("image tests need --tag TAG (nox -s test -- TAG passes it)")
     try:
-        (spec,) = select(load_matrix(), [tag])
+        (spec,) = select(load_matrix(run_settings(config).build_date), [tag])
     except SelectionError as error:
         raise pytest.UsageError(str(error)) from None
     return spec
@@ -107,10 +119,10 @@ def image(pytestconfig: pytest.Config) -> ImageUnderTest:
     in_matrix = spec = _spec(pytestconfig)
     if pytestconfig.getoption("--platform"):
         spec = replace(spec, platforms=tuple(pytestconfig.getoption("--platform")))
-    reference = f"{pytestconfig.getoption('--image-name')}:{spec.tag}"
-    if not docker.image.exists(reference):
-        pytest.fail(f"{reference} is not in the local image store; build it first: nox -s build -- {spec.tag}")
-    return ImageUnderTest(spec, reference, docker.image.inspect(reference).id, in_matrix)
+    local = local_reference(spec, run_settings(pytestconfig).image_name)
+    if not docker.image.exists(str(local)):
+        pytest.fail(f"{local} is not in the local image store; build it first: nox -s build -- {spec.tag}")
+    return ImageUnderTest(spec, local, docker.image.inspect(str(local)).id, in_matrix)
 
 
 @dataclass
@@ -132,7 +144,7 @@ class ChildImages:
                 (context / "app" / name).write_text(text)
             (context / "Dockerfile").write_text(f"FROM {self.parent.reference}\nCOPY app/ /app/\n{dockerfile_tail}")
             # The pid keeps test sessions running side by side from removing each other's children.
-            tag = f"uvicorn-gunicorn-test/child:{key}-{os.getpid()}"
+            tag = str(ImageReference("uvicorn-gunicorn-test/child", f"{key}-{os.getpid()}"))
             docker.buildx.build(context, platforms=[platform], tags=[tag], load=True, progress=False)
             self.built[key] = tag
         return docker.image.inspect(self.built[key]).id

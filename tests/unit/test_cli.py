@@ -64,9 +64,13 @@ def test_select_without_buildable_lists_the_named_tags(capsys: pytest.CaptureFix
     ("argv", "message"),
     [
         (["plan", "python2.7"], "error: unknown tag 'python2.7'; valid tags: "),
-        (["plan", "--date", "2026-02-30"], "error: DATE='2026-02-30' is not a calendar date"),
-        (["generate", "--date", "soon"], "error: DATE='soon' is not a date of the form YYYY-MM-DD"),
-        (["select", "--buildable", "--base", "nope"], "error: BASE='nope' is not one of auto, official, standin"),
+        (["plan", "--date", "2026-02-30"], "error: --date='2026-02-30' is not valid: expected YYYY-MM-DD"),
+        (["generate", "--date", "soon"], "error: --date='soon' is not valid: expected YYYY-MM-DD"),
+        (
+            ["select", "--buildable", "--base", "nope"],
+            "error: --base='nope' is not valid: expected one of auto, official, standin",
+        ),
+        (["plan", "--image-name", "Acme/UG:tag"], "error: --image-name='Acme/UG:tag' is not valid: expected"),
         (
             ["merge", "--to", "r", "--digests", "/nonexistent.json"],
             "error: --digests='/nonexistent.json' cannot be read",
