@@ -37,12 +37,24 @@ function "cache_to" {
 }
 
 group "default" {
-  targets = ["python3_11", "python3_11-slim", "python3_12", "python3_12-slim", "python3_13", "python3_13-slim", "python3_14", "python3_14-slim", "python3_15", "python3_15-slim"]
+  targets = ["python3_11", "python3_11-slim", "python3_12", "python3_12-slim", "python3_13", "python3_13-slim", "python3_14", "python3_14-slim", "python3_15", "python3_15-slim", "fastapi-python3_11", "fastapi-python3_11-slim", "fastapi-python3_12", "fastapi-python3_12-slim", "fastapi-python3_13", "fastapi-python3_13-slim", "fastapi-python3_14", "fastapi-python3_14-slim", "fastapi-python3_15", "fastapi-python3_15-slim", "starlette-python3_11", "starlette-python3_11-slim", "starlette-python3_12", "starlette-python3_12-slim", "starlette-python3_13", "starlette-python3_13-slim", "starlette-python3_14", "starlette-python3_14-slim", "starlette-python3_15", "starlette-python3_15-slim"]
 }
 
 target "_image" {
   context    = "."
   dockerfile = "images/Dockerfile"
+  secret     = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
+  attest = concat(
+    ["type=provenance,mode=max"],
+    SBOM_GENERATOR == "" ? [] : ["type=sbom,generator=${SBOM_GENERATOR}"],
+  )
+}
+
+# A flavor: its framework on a base tag, built FROM that tag's target (a named context), so
+# one bake builds base and flavor in order and a change to the base rebuilds the flavor.
+target "_flavor" {
+  context    = "."
+  dockerfile = "images/flavors/Dockerfile"
   secret     = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
   attest = concat(
     ["type=provenance,mode=max"],
@@ -158,4 +170,244 @@ target "python3_15-slim" {
   }
   cache-from = cache_from("python3.15-slim")
   cache-to   = cache_to("python3.15-slim")
+}
+
+target "fastapi-python3_11" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_11" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.11")
+  cache-to   = cache_to("fastapi-python3.11")
+}
+
+target "fastapi-python3_11-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_11-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.11-slim")
+  cache-to   = cache_to("fastapi-python3.11-slim")
+}
+
+target "fastapi-python3_12" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_12" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.12")
+  cache-to   = cache_to("fastapi-python3.12")
+}
+
+target "fastapi-python3_12-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_12-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.12-slim")
+  cache-to   = cache_to("fastapi-python3.12-slim")
+}
+
+target "fastapi-python3_13" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_13" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.13")
+  cache-to   = cache_to("fastapi-python3.13")
+}
+
+target "fastapi-python3_13-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_13-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.13-slim")
+  cache-to   = cache_to("fastapi-python3.13-slim")
+}
+
+target "fastapi-python3_14" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_14" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.14")
+  cache-to   = cache_to("fastapi-python3.14")
+}
+
+target "fastapi-python3_14-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_14-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.14-slim")
+  cache-to   = cache_to("fastapi-python3.14-slim")
+}
+
+target "fastapi-python3_15" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_15" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.15")
+  cache-to   = cache_to("fastapi-python3.15")
+}
+
+target "fastapi-python3_15-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_15-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.15-slim")
+  cache-to   = cache_to("fastapi-python3.15-slim")
+}
+
+target "starlette-python3_11" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_11" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.11")
+  cache-to   = cache_to("starlette-python3.11")
+}
+
+target "starlette-python3_11-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_11-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.11-slim")
+  cache-to   = cache_to("starlette-python3.11-slim")
+}
+
+target "starlette-python3_12" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_12" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.12")
+  cache-to   = cache_to("starlette-python3.12")
+}
+
+target "starlette-python3_12-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_12-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.12-slim")
+  cache-to   = cache_to("starlette-python3.12-slim")
+}
+
+target "starlette-python3_13" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_13" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.13")
+  cache-to   = cache_to("starlette-python3.13")
+}
+
+target "starlette-python3_13-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_13-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.13-slim")
+  cache-to   = cache_to("starlette-python3.13-slim")
+}
+
+target "starlette-python3_14" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_14" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.14")
+  cache-to   = cache_to("starlette-python3.14")
+}
+
+target "starlette-python3_14-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_14-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.14-slim")
+  cache-to   = cache_to("starlette-python3.14-slim")
+}
+
+target "starlette-python3_15" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_15" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.15")
+  cache-to   = cache_to("starlette-python3.15")
+}
+
+target "starlette-python3_15-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_15-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.15-slim")
+  cache-to   = cache_to("starlette-python3.15-slim")
 }

@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                 type=Path,
                 action="append" if name == "merge" else "store",
                 help=(
-                    "JSON file {tag: repository@sha256:...} that stage writes and merge reads (merge: one per "
+                    "JSON file {name: repository@sha256:...} that stage writes and merge reads (merge: one per "
                     "platform, repeat)"
                 ),
             )
@@ -104,12 +104,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def plan_line(image: Image, settings: Settings) -> str:
-    offline = f"stand-in from Debian {image.debian.name}" if image.debian else "needs a registry"
     references = reference_strings(image_references(image, settings.image_name, settings.date_tag))
-    return (
-        f"{image.target}: base {image.official_base} (offline: {offline}); platforms {', '.join(image.platforms)}; "
-        f"tags {', '.join(references)}"
-    )
+    if image.flavor:
+        built_on = (
+            f"flavor {image.flavor.name} ({', '.join(image.flavor.requirements)}) on target {image.base_image.target}"
+        )
+    else:
+        offline = f"stand-in from Debian {image.debian.name}" if image.debian else "needs a registry"
+        built_on = f"base {image.official_base} (offline: {offline})"
+    return f"{image.target}: {built_on}; platforms {', '.join(image.platforms)}; tags {', '.join(references)}"
 
 
 def _plan(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
@@ -121,7 +124,7 @@ def _plan(args: argparse.Namespace, images: list[Image], settings: Settings) -> 
 def _select(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
     for image in images:
         if not args.buildable or base_available(image, settings.base_mode):
-            print(image.tag)
+            print(image.name)
     return 0
 
 
@@ -164,11 +167,11 @@ def _read_digests(path: Path) -> dict[str, str]:
 def _merge(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
     sources = sources_by_tag([_read_digests(path) for path in args.digests])
     if not args.tags:  # every tag the runners staged, not every tag of the matrix
-        images = [image for image in images if image.tag in sources]
-    missing = [image.tag for image in images if image.tag not in sources]
+        images = [image for image in images if image.name in sources]
+    missing = [image.name for image in images if image.name not in sources]
     if missing or not images:
         raise UsageError(f"no staged images of {', '.join(missing) or 'any tag'} in the --digests files")
-    merge_all([plan_merge(image, args.to, sources[image.tag]) for image in images], settings.date_tag)
+    merge_all([plan_merge(image, args.to, sources[image.name]) for image in images], settings.date_tag)
     return 0
 
 

@@ -57,12 +57,22 @@ def _base_or_reason(image: Image, mode: BaseMode) -> Base | NeedsRegistry:
         return reason
 
 
+def with_bases(images: Sequence[Image]) -> list[Image]:
+    """`images` with the base image of each flavor among them, base images first: a flavor is
+    built on its base in the same bake, and only ever together with it."""
+    bases = dict.fromkeys(image.base_image for image in images)
+    flavors = dict.fromkeys(image for image in images if image.flavor)
+    return [*bases, *flavors]
+
+
 def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
+    """The base images' bases, chosen; a flavor is buildable where its base image is."""
     plan = BasePlan()
+    base_images = [image for image in images if image.flavor is None]
     # Bases are chosen side by side so that stand-in bootstraps for different images share the cores.
-    with ThreadPoolExecutor(max_workers=max(len(images), 1)) as pool:
-        bases = list(pool.map(lambda image: _base_or_reason(image, mode), images))
-    for image, base in zip(images, bases, strict=True):
+    with ThreadPoolExecutor(max_workers=max(len(base_images), 1)) as pool:
+        bases = list(pool.map(lambda image: _base_or_reason(image, mode), base_images))
+    for image, base in zip(base_images, bases, strict=True):
         if isinstance(base, NeedsRegistry):
             print(f"left out: {base}", flush=True)
             plan.left_out.append(str(base))
@@ -76,6 +86,7 @@ def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
                 plan.base_overrides[f"{image.target}.args.BASE_PIN"] = digest
         plan.buildable.append(image)
         plan.bases.append(base.reference)
+    plan.buildable += [image for image in images if image.flavor and image.base_image in plan.buildable]
     return plan
 
 
@@ -139,6 +150,7 @@ def check_targets(images: Sequence[Image], bake_file: Path = BAKE_FILE) -> None:
 
 def build(images: Sequence[Image], settings: BuildSettings) -> list[str]:
     """Builds what it can of `images`; returns one line for each image it had to leave out."""
+    images = with_bases(images)
     check_targets(images)
     plan = plan_bases(images, settings.base_mode)
     if not plan.buildable:

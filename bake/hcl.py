@@ -20,6 +20,8 @@ def render_bake_file(matrix: Matrix) -> str:
     return template.render(
         generated_for=matrix.build_date,
         images=matrix.images,
+        flavored=matrix.flavored,
+        family=matrix.family,
     )
 
 

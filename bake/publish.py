@@ -10,7 +10,7 @@ registry; only then do the moving tags follow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from python_on_whales import DockerException, docker
@@ -20,7 +20,7 @@ from bake.date_tag import choose_date_tag
 from bake.image_facts import expected_packages
 from bake.matrix import Image
 from bake.platforms import UNAME_MACHINE
-from bake.reference import ImageReference, local_reference, moving_references
+from bake.reference import ImageReference, local_reference, moving_references, repository_of
 from bake.registry import Reference, push_as, registry_digest, registry_digest_and_platforms
 from bake.signing import Signer, ensure_signed, signer_from_environment
 
@@ -34,12 +34,17 @@ class Publication:
     image: Image
     source: str  # the tested local reference
     digest: str  # its index digest
-    repository: str  # where it is published
+    family: str  # the repository of the base images; a flavor goes to FAMILY-FLAVOR
     build_date: str
 
     @property
+    def repository(self) -> str:
+        """Where it is published."""
+        return repository_of(self.image, self.family)
+
+    @property
     def moving_targets(self) -> list[ImageReference]:
-        return moving_references(self.image, self.repository)
+        return moving_references(self.image, self.family)
 
     @property
     def pinned(self) -> ImageReference:
@@ -52,6 +57,33 @@ def plan_publication(image: Image, source_name: str, repository: str, build_date
     if not docker.image.exists(source):
         raise PublishError(f"{source} is not in the local image store; build and test it first")
     return Publication(image, source, docker.image.inspect(source).id, repository, build_date)
+
+
+# The layer ids (diff ids) of a local image, bottom first.
+LayerReader = Callable[[str], Sequence[str]]
+
+
+def local_layers(reference: str) -> list[str]:
+    return list(docker.image.inspect(reference).root_fs.layers or [])
+
+
+def check_flavor_bases(publications: Sequence[Publication], read_layers: LayerReader = local_layers) -> None:
+    """A flavor is published only together with the base it was built on: its base tag is
+    published in the same run, to the same family, and the flavor's layers start with exactly
+    that base's layers."""
+    bases = {(p.image.name, p.family): p for p in publications if p.image.flavor is None}
+    for publication in publications:
+        if publication.image.flavor is None:
+            continue
+        base = bases.get((publication.image.base_image.name, publication.family))
+        if base is None:
+            raise PublishError(
+                f"{publication.image.name} is published only with its base {publication.image.base_image.name}; "
+                "name both"
+            )
+        below = list(read_layers(base.source))
+        if list(read_layers(publication.source))[: len(below)] != below:
+            raise PublishError(f"{publication.source} was not built on {base.source} as tested; rebuild both")
 
 
 def check_platforms(source: str, platforms: Sequence[str]) -> None:
@@ -97,6 +129,7 @@ def publish(publications: Sequence[Publication], dry_run: bool) -> None:
     its signature and attestations verified), then all moving tags: no tag moves before every
     image is known complete, and a moving tag never points at an index that has no date tag
     or is not verified."""
+    check_flavor_bases(publications)
     for publication in publications:
         check_platforms(publication.source, publication.image.platforms)
     signer = None if dry_run else signer_from_environment()
@@ -122,7 +155,8 @@ def publish(publications: Sequence[Publication], dry_run: bool) -> None:
 def stage(publications: Sequence[Publication]) -> dict[str, str]:
     """The native-runner pattern's first step: each runner pushes the single-platform images it
     built and tested to a staging repository, checks their SBOM and provenance there, and hands
-    their digests to the merge; no public tag is written. Returns {tag: repository@sha256:...}."""
+    their digests to the merge; no public tag is written. Returns {name: repository@sha256:...}
+    by the image's name (`python3.11-slim`, `fastapi:python3.11-slim`)."""
     for publication in publications:
         check_platforms(publication.source, publication.image.platforms)
     staged: dict[str, str] = {}
@@ -132,5 +166,5 @@ def stage(publications: Sequence[Publication]) -> dict[str, str]:
         push_as(publication.source, target)
         check_in_registry(target, publication.image.platforms, "staged", publication.digest)
         verify_attestations(publication.repository, publication.digest, expected_contents(publication))
-        staged[publication.image.tag] = str(publication.pinned)
+        staged[publication.image.name] = str(publication.pinned)
     return staged
