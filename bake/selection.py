@@ -42,6 +42,12 @@ def _split_flavor(name: str) -> tuple[str | None, str]:
     return (flavor, tag) if separator else (None, name)
 
 
+def with_base_names(requested: Sequence[str]) -> list[str]:
+    """`requested` with the base tag of each FLAVOR:TAG before it: `fastapi:python3.11` adds `python3.11`."""
+    names = [tag for name in requested for tag in (_split_flavor(name)[1], name)]
+    return list(dict.fromkeys(names))
+
+
 def _check_flavors(matrix: Matrix, requested: Sequence[str]) -> None:
     known = [flavor.name for flavor in matrix.flavors]
     for name in requested:

@@ -89,11 +89,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("platform", chosen, ids=chosen)
 
 
+FLAVOR_SUITE = "test_flavor.py"
+
+
+def _keep_the_suite_of_the_kind(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A flavor runs test_flavor.py alone (it inherits the runtime the base suite tested); a
+    base image runs everything else."""
+    is_flavor = _spec(config).flavor is not None
+    kept = [item for item in items if (item.path.name == FLAVOR_SUITE) == is_flavor]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under emulation a container starts several times slower, so by default an emulated
     platform runs only the tests marked every_platform, with the default process manager.
     --platform or --all-platforms runs every test on each platform; --native-only, none
     on an emulated one."""
+    _keep_the_suite_of_the_kind(config, items)
     if config.getoption("--platform") or config.getoption("--all-platforms"):
         return
     native = native_platform()

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from bake.matrix import Matrix, parse_matrix
-from bake.selection import Selection, SelectionError, select, select_current, valid_tags
+from bake.selection import Selection, SelectionError, select, select_current, valid_tags, with_base_names
 
 
 def _matrix(build_date: date) -> Matrix:
@@ -144,4 +144,13 @@ def test_a_retired_flavor_tag_is_skipped_like_its_base() -> None:
     assert [image.name for image in selection.images] == ["fastapi:python3.13"]
     assert selection.skipped == [
         "skipped: fastapi:python3.11-slim is retired: python 3.11 reached end of life on 2027-10-31"
+    ]
+
+
+def test_publishing_a_flavor_names_its_base_too() -> None:
+    assert with_base_names(["fastapi:python3.11-slim", "python3.13", "starlette:python3.11-slim"]) == [
+        "python3.11-slim",
+        "fastapi:python3.11-slim",
+        "python3.13",
+        "starlette:python3.11-slim",
     ]
