@@ -20,6 +20,7 @@ from bake.matrix import Image
 from bake.reference import image_references, reference_strings
 from bake.retirement import GENERATE_COMMAND
 from bake.sbom_generator import ensure_generator
+from bake.selection import with_bases
 from bake.settings import BaseMode, Settings
 from bake.standin import NeedsRegistry
 
@@ -55,14 +56,6 @@ def _base_or_reason(image: Image, mode: BaseMode) -> Base | NeedsRegistry:
         return choose_base(image, mode)
     except NeedsRegistry as reason:
         return reason
-
-
-def with_bases(images: Sequence[Image]) -> list[Image]:
-    """`images` with the base image of each flavor among them, base images first: a flavor is
-    built on its base in the same bake, and only ever together with it."""
-    bases = dict.fromkeys(image.base_image for image in images)
-    flavors = dict.fromkeys(image for image in images if image.flavor)
-    return [*bases, *flavors]
 
 
 def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:

@@ -20,8 +20,8 @@ from datetime import date
 
 from bake.base_digest import DigestReader, LabelReader, RegistryReadError, check_base, current_digest, published_labels
 from bake.matrix import MatrixError, load_matrix
-from bake.reference import ImageReference
-from bake.selection import SelectionError, select
+from bake.reference import local_reference
+from bake.selection import SelectionError, select, with_bases
 from bake.settings import SettingsError, settings_from_environment
 
 
@@ -36,13 +36,13 @@ def release_plan(
     images = select(load_matrix(date.fromisoformat(build_date)), requested)
     if moved_in:
         checks = [
-            check_base(image.tag, str(ImageReference(moved_in, image.tag)), read_labels, read_digest)
-            for image in images
+            check_base(image.name, str(local_reference(image, moved_in)), read_labels, read_digest) for image in images
         ]
         for check in checks:
             print(check, file=sys.stderr, flush=True)
         images = [image for image, check in zip(images, checks, strict=True) if check.rebuild]
-    return [f"date={build_date}", f"tags={' '.join(image.tag for image in images)}"]
+    images = with_bases(images)  # a flavor is released only with the base it is built on
+    return [f"date={build_date}", f"tags={' '.join(image.name for image in images)}"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

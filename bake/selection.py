@@ -42,6 +42,14 @@ def _split_flavor(name: str) -> tuple[str | None, str]:
     return (flavor, tag) if separator else (None, name)
 
 
+def with_bases(images: Sequence[Image]) -> list[Image]:
+    """`images` with the base image of each flavor among them, base images first: a flavor is
+    built on its base in the same bake, and only ever together with it."""
+    bases = dict.fromkeys(image.base_image for image in images)
+    flavors = dict.fromkeys(image for image in images if image.flavor)
+    return [*bases, *flavors]
+
+
 def with_base_names(requested: Sequence[str]) -> list[str]:
     """`requested` with the base tag of each FLAVOR:TAG before it: `fastapi:python3.11` adds `python3.11`."""
     names = [tag for name in requested for tag in (_split_flavor(name)[1], name)]

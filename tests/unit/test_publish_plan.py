@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from bake.build import with_bases
 from bake.matrix import Image, load_matrix
 from bake.publish import Publication, PublishError, check_flavor_bases
+from bake.release_plan import release_plan
+from bake.selection import with_bases
 
 MATRIX = load_matrix(date(2026, 11, 24))
 BASE = MATRIX.by_tag()["python3.11-slim"]
@@ -58,3 +59,8 @@ def test_a_build_of_a_flavor_builds_its_base_first() -> None:
     assert with_bases([FASTAPI]) == [BASE, FASTAPI]
     assert with_bases([FASTAPI, BASE]) == [BASE, FASTAPI]
     assert with_bases([BASE]) == [BASE]
+
+
+def test_the_release_plan_takes_a_flavors_base_along() -> None:
+    lines = release_plan(["fastapi:python3.11-slim"], "2026-11-24")
+    assert lines == ["date=2026-11-24", "tags=python3.11-slim fastapi:python3.11-slim"]
