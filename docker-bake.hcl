@@ -40,26 +40,27 @@ group "default" {
   targets = ["python3_11", "python3_11-slim", "python3_12", "python3_12-slim", "python3_13", "python3_13-slim", "python3_14", "python3_14-slim", "python3_15", "python3_15-slim", "fastapi-python3_11", "fastapi-python3_11-slim", "fastapi-python3_12", "fastapi-python3_12-slim", "fastapi-python3_13", "fastapi-python3_13-slim", "fastapi-python3_14", "fastapi-python3_14-slim", "fastapi-python3_15", "fastapi-python3_15-slim", "starlette-python3_11", "starlette-python3_11-slim", "starlette-python3_12", "starlette-python3_12-slim", "starlette-python3_13", "starlette-python3_13-slim", "starlette-python3_14", "starlette-python3_14-slim", "starlette-python3_15", "starlette-python3_15-slim"]
 }
 
-target "_image" {
-  context    = "."
-  dockerfile = "images/Dockerfile"
-  secret     = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
+# What every image of the family is built with: the repository as context, pip's CA bundle,
+# provenance and (with a generator) an SBOM.
+target "_built" {
+  context = "."
+  secret  = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
   attest = concat(
     ["type=provenance,mode=max"],
     SBOM_GENERATOR == "" ? [] : ["type=sbom,generator=${SBOM_GENERATOR}"],
   )
 }
 
+target "_image" {
+  inherits   = ["_built"]
+  dockerfile = "images/Dockerfile"
+}
+
 # A flavor: its framework on a base tag, built FROM that tag's target (a named context), so
 # one bake builds base and flavor in order and a change to the base rebuilds the flavor.
 target "_flavor" {
-  context    = "."
+  inherits   = ["_built"]
   dockerfile = "images/flavors/Dockerfile"
-  secret     = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
-  attest = concat(
-    ["type=provenance,mode=max"],
-    SBOM_GENERATOR == "" ? [] : ["type=sbom,generator=${SBOM_GENERATOR}"],
-  )
 }
 
 target "python3_11" {

@@ -47,7 +47,7 @@ def test_readme_tag_sections_hold_the_matrix_of_their_recorded_date() -> None:
 def test_every_image_is_a_target_with_its_official_base() -> None:
     matrix = load_matrix(_recorded_date(BAKE_FILE))
     text = render_bake_file(matrix)
-    assert bake_targets(text) == {"_image", "_flavor", *(image.target for image in matrix.family)}
+    assert bake_targets(text) == {"_built", "_image", "_flavor", *(image.target for image in matrix.family)}
     for image in matrix.images:
         assert f'BASE_IMAGE     = "{image.official_base}"' in text
 
@@ -87,7 +87,7 @@ def test_with_every_version_retired_the_files_still_render() -> None:
     matrix = load_matrix(date(2031, 11, 1))
     bake_file = render_bake_file(matrix)
     assert "targets = []" in bake_file
-    assert bake_targets(bake_file) == {"_image", "_flavor"}
+    assert bake_targets(bake_file) == {"_built", "_image", "_flavor"}
     sections = render_tag_sections(matrix)
     assert "None: on 2031-11-01 every version in images/matrix.toml is past its end of life." in sections
     assert "| 3.15 | 2031-10-31 | none published by this project |" in sections

@@ -8,7 +8,7 @@ from bake.matrix import Matrix, parse_matrix
 from bake.selection import Selection, SelectionError, select, select_current, valid_tags, with_base_names
 
 
-def _matrix(build_date: date) -> Matrix:
+def _matrix(build_date: date, flavors: dict[str, list[str]] | None = None) -> Matrix:
     return parse_matrix(
         {
             "default_python": "3.11",
@@ -16,6 +16,7 @@ def _matrix(build_date: date) -> Matrix:
             "variants": ["full", "slim"],
             "python": [{"version": "3.11", "eol": "2027-10-31"}, {"version": "3.13", "eol": "2029-10-31"}],
             "debian": {},
+            "flavors": {name: {"requirements": pins} for name, pins in (flavors or {}).items()},
         },
         build_date,
     )
@@ -101,20 +102,7 @@ def test_default_slim_with_every_version_retired_is_skipped_with_a_line() -> Non
 
 
 def _flavored_matrix(build_date: date = date(2026, 11, 24)) -> Matrix:
-    return parse_matrix(
-        {
-            "default_python": "3.11",
-            "platforms": ["linux/amd64"],
-            "variants": ["full", "slim"],
-            "python": [{"version": "3.11", "eol": "2027-10-31"}, {"version": "3.13", "eol": "2029-10-31"}],
-            "debian": {},
-            "flavors": {
-                "fastapi": {"requirements": ["fastapi==1.0"]},
-                "starlette": {"requirements": ["starlette==1.0"]},
-            },
-        },
-        build_date,
-    )
+    return _matrix(build_date, {"fastapi": ["fastapi==1.0"], "starlette": ["starlette==1.0"]})
 
 
 def test_a_flavor_is_named_flavor_colon_tag() -> None:
