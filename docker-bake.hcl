@@ -1,15 +1,7 @@
 # Generated from images/matrix.toml for 2026-11-24 by `nox -s generate`: edit that file, not this one.
-# It defines the versions supported on that date. `nox -s build` takes each target's tags
-# from the matrix of its own build date, so `latest` follows the default version.
-
-variable "IMAGE_NAME" {
-  default = "uvicorn-gunicorn"
-}
-
-# The build date, YYYY-MM-DD, fixed once per run; empty means no date tags.
-variable "DATE" {
-  default = ""
-}
+# It defines the versions supported on that date. It names no image: `nox -s build` gives
+# each target its tags (IMAGE_NAME, DATE) from the matrix of its own build date, in a bake
+# file of its own merged over this one, so `latest` follows the default version.
 
 # The CA bundle pip trusts inside builds. It is a secret so that it never enters a layer.
 variable "CA_BUNDLE" {
@@ -44,26 +36,31 @@ function "cache_to" {
   result = CACHE_REF != "" && CACHE_EXPORT ? ["type=registry,ref=${CACHE_REF}:${tag},mode=max"] : []
 }
 
-function "references" {
-  params = [moving, dated]
-  result = concat(
-    [for name in moving : "${IMAGE_NAME}:${name}"],
-    DATE == "" ? [] : [for name in dated : "${IMAGE_NAME}:${name}"],
-  )
-}
-
 group "default" {
-  targets = ["python3_11", "python3_11-slim", "python3_12", "python3_12-slim", "python3_13", "python3_13-slim", "python3_14", "python3_14-slim", "python3_15", "python3_15-slim"]
+  targets = ["python3_11", "python3_11-slim", "python3_12", "python3_12-slim", "python3_13", "python3_13-slim", "python3_14", "python3_14-slim", "python3_15", "python3_15-slim", "fastapi-python3_11", "fastapi-python3_11-slim", "fastapi-python3_12", "fastapi-python3_12-slim", "fastapi-python3_13", "fastapi-python3_13-slim", "fastapi-python3_14", "fastapi-python3_14-slim", "fastapi-python3_15", "fastapi-python3_15-slim", "starlette-python3_11", "starlette-python3_11-slim", "starlette-python3_12", "starlette-python3_12-slim", "starlette-python3_13", "starlette-python3_13-slim", "starlette-python3_14", "starlette-python3_14-slim", "starlette-python3_15", "starlette-python3_15-slim"]
 }
 
-target "_image" {
-  context    = "."
-  dockerfile = "images/Dockerfile"
-  secret     = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
+# What every image of the family is built with: the repository as context, pip's CA bundle,
+# provenance and (with a generator) an SBOM.
+target "_built" {
+  context = "."
+  secret  = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
   attest = concat(
     ["type=provenance,mode=max"],
     SBOM_GENERATOR == "" ? [] : ["type=sbom,generator=${SBOM_GENERATOR}"],
   )
+}
+
+target "_image" {
+  inherits   = ["_built"]
+  dockerfile = "images/Dockerfile"
+}
+
+# A flavor: its framework on a base tag, built FROM that tag's target (a named context), so
+# one bake builds base and flavor in order and a change to the base rebuilds the flavor.
+target "_flavor" {
+  inherits   = ["_built"]
+  dockerfile = "images/flavors/Dockerfile"
 }
 
 target "python3_11" {
@@ -75,7 +72,6 @@ target "python3_11" {
   }
   cache-from = cache_from("python3.11")
   cache-to   = cache_to("python3.11")
-  tags = references(["python3.11", "latest"], ["python3.11-${DATE}"])
 }
 
 target "python3_11-slim" {
@@ -87,7 +83,6 @@ target "python3_11-slim" {
   }
   cache-from = cache_from("python3.11-slim")
   cache-to   = cache_to("python3.11-slim")
-  tags = references(["python3.11-slim"], ["python3.11-slim-${DATE}"])
 }
 
 target "python3_12" {
@@ -99,7 +94,6 @@ target "python3_12" {
   }
   cache-from = cache_from("python3.12")
   cache-to   = cache_to("python3.12")
-  tags = references(["python3.12"], ["python3.12-${DATE}"])
 }
 
 target "python3_12-slim" {
@@ -111,7 +105,6 @@ target "python3_12-slim" {
   }
   cache-from = cache_from("python3.12-slim")
   cache-to   = cache_to("python3.12-slim")
-  tags = references(["python3.12-slim"], ["python3.12-slim-${DATE}"])
 }
 
 target "python3_13" {
@@ -123,7 +116,6 @@ target "python3_13" {
   }
   cache-from = cache_from("python3.13")
   cache-to   = cache_to("python3.13")
-  tags = references(["python3.13"], ["python3.13-${DATE}"])
 }
 
 target "python3_13-slim" {
@@ -135,7 +127,6 @@ target "python3_13-slim" {
   }
   cache-from = cache_from("python3.13-slim")
   cache-to   = cache_to("python3.13-slim")
-  tags = references(["python3.13-slim"], ["python3.13-slim-${DATE}"])
 }
 
 target "python3_14" {
@@ -147,7 +138,6 @@ target "python3_14" {
   }
   cache-from = cache_from("python3.14")
   cache-to   = cache_to("python3.14")
-  tags = references(["python3.14"], ["python3.14-${DATE}"])
 }
 
 target "python3_14-slim" {
@@ -159,7 +149,6 @@ target "python3_14-slim" {
   }
   cache-from = cache_from("python3.14-slim")
   cache-to   = cache_to("python3.14-slim")
-  tags = references(["python3.14-slim"], ["python3.14-slim-${DATE}"])
 }
 
 target "python3_15" {
@@ -171,7 +160,6 @@ target "python3_15" {
   }
   cache-from = cache_from("python3.15")
   cache-to   = cache_to("python3.15")
-  tags = references(["python3.15"], ["python3.15-${DATE}"])
 }
 
 target "python3_15-slim" {
@@ -183,5 +171,244 @@ target "python3_15-slim" {
   }
   cache-from = cache_from("python3.15-slim")
   cache-to   = cache_to("python3.15-slim")
-  tags = references(["python3.15-slim"], ["python3.15-slim-${DATE}"])
+}
+
+target "fastapi-python3_11" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_11" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.11")
+  cache-to   = cache_to("fastapi-python3.11")
+}
+
+target "fastapi-python3_11-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_11-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.11-slim")
+  cache-to   = cache_to("fastapi-python3.11-slim")
+}
+
+target "fastapi-python3_12" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_12" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.12")
+  cache-to   = cache_to("fastapi-python3.12")
+}
+
+target "fastapi-python3_12-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_12-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.12-slim")
+  cache-to   = cache_to("fastapi-python3.12-slim")
+}
+
+target "fastapi-python3_13" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_13" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.13")
+  cache-to   = cache_to("fastapi-python3.13")
+}
+
+target "fastapi-python3_13-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_13-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.13-slim")
+  cache-to   = cache_to("fastapi-python3.13-slim")
+}
+
+target "fastapi-python3_14" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_14" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.14")
+  cache-to   = cache_to("fastapi-python3.14")
+}
+
+target "fastapi-python3_14-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_14-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.14-slim")
+  cache-to   = cache_to("fastapi-python3.14-slim")
+}
+
+target "fastapi-python3_15" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_15" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.15")
+  cache-to   = cache_to("fastapi-python3.15")
+}
+
+target "fastapi-python3_15-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_15-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "fastapi"
+    REQUIREMENTS = "fastapi==0.165.0"
+  }
+  cache-from = cache_from("fastapi-python3.15-slim")
+  cache-to   = cache_to("fastapi-python3.15-slim")
+}
+
+target "starlette-python3_11" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_11" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.11")
+  cache-to   = cache_to("starlette-python3.11")
+}
+
+target "starlette-python3_11-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_11-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.11-slim")
+  cache-to   = cache_to("starlette-python3.11-slim")
+}
+
+target "starlette-python3_12" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_12" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.12")
+  cache-to   = cache_to("starlette-python3.12")
+}
+
+target "starlette-python3_12-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_12-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.12-slim")
+  cache-to   = cache_to("starlette-python3.12-slim")
+}
+
+target "starlette-python3_13" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_13" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.13")
+  cache-to   = cache_to("starlette-python3.13")
+}
+
+target "starlette-python3_13-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_13-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.13-slim")
+  cache-to   = cache_to("starlette-python3.13-slim")
+}
+
+target "starlette-python3_14" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_14" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.14")
+  cache-to   = cache_to("starlette-python3.14")
+}
+
+target "starlette-python3_14-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_14-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.14-slim")
+  cache-to   = cache_to("starlette-python3.14-slim")
+}
+
+target "starlette-python3_15" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_15" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.15")
+  cache-to   = cache_to("starlette-python3.15")
+}
+
+target "starlette-python3_15-slim" {
+  inherits  = ["_flavor"]
+  contexts  = { base = "target:python3_15-slim" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  args = {
+    FLAVOR       = "starlette"
+    REQUIREMENTS = "starlette==1.10.0"
+  }
+  cache-from = cache_from("starlette-python3.15-slim")
+  cache-to   = cache_to("starlette-python3.15-slim")
 }

@@ -16,11 +16,11 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bake's stdlib-only modules, for tag checks
 
-from bake.matrix import Matrix, MatrixError, load_matrix, utc_today
-from bake.selection import SelectionError, select_current
+from bake.matrix import Matrix, MatrixError, load_matrix
+from bake.selection import SelectionError, select_current, with_base_names
 from bake.session_options import SESSIONS, OptionError, SessionArgs, parse_session_args
+from bake.settings import SettingsError, settings_from_environment
 from bake.signing import SigningError, signer_from_environment
-from bake.tags import TagError, validate_date
 
 nox.options.sessions = ["lint", "unit"]
 nox.options.reuse_venv = "yes"
@@ -35,14 +35,14 @@ def _install(session: nox.Session, group: str) -> None:
 
 def _run_date(session: nox.Session, args: SessionArgs) -> date:
     """One date per run, for every target and every step, even across midnight: --date, else
-    DATE, else today (UTC)."""
-    given = args.env.get("DATE")
+    DATE, else today (UTC). The other settings are checked here too, before anything runs."""
     try:
-        return date.fromisoformat(
-            validate_date(given or os.environ.get("DATE") or utc_today().isoformat(), "--date" if given else "DATE")
+        settings = settings_from_environment().overridden(
+            args.env.get("IMAGE_NAME"), args.env.get("DATE"), args.env.get("BASE")
         )
-    except TagError as error:
+    except SettingsError as error:
         session.error(str(error))
+    return settings.build_date
 
 
 def _matrix(session: nox.Session, run_date: date) -> Matrix:
@@ -107,7 +107,7 @@ def unit(session: nox.Session) -> None:
 def _tags_to_test(session: nox.Session, tags: list[str], matrix: Matrix) -> list[str]:
     """The named tags that are not retired, or else every tag buildable here."""
     if tags:
-        return [image.tag for image in select_current(matrix, tags).images]
+        return [image.name for image in select_current(matrix, tags).images]
     # Only the tag list on stdout; the build that follows says what there is to say about the matrix.
     listed = session.run("python", "-m", "bake", "select", "--buildable", "--quiet", silent=True, stderr=None)
     return str(listed).split()
@@ -127,7 +127,7 @@ def _build_and_test(
     # Named tags go to the build as they are, so that it says which of them are retired.
     only = [f"--platform={platform}"] if platform else []
     session.run("python", "-m", "bake", "build", *(tags or chosen), *only)
-    emulated_too = {image.tag for image in matrix.images if image.is_default and image.variant == "slim"}
+    emulated_too = {image.name for image in matrix.family if image.is_default and image.variant == "slim"}
     for tag in chosen:
         everywhere = tags or tag in emulated_too or "--all-platforms" in given
         scope = only or ([] if everywhere else ["--native-only"])
@@ -167,7 +167,9 @@ def publish(session: nox.Session) -> None:
         except SigningError as error:
             session.error(f"nox -s publish: {error}")
     _install(session, "test")
-    chosen = _build_and_test(session, _matrix(session, run_date), args.positionals, [], set())
+    # A flavor is published only with its base, built and tested in the same run.
+    tags = with_base_names(args.positionals)
+    chosen = _build_and_test(session, _matrix(session, run_date), tags, [], set())
     if not chosen:
         session.log("nothing to publish")
         return

@@ -6,66 +6,31 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import requests
-from python_on_whales import DockerException
 
-from bake.attestations import AttestationError
-from bake.base_digest import RegistryReadError
-from bake.bases import BaseMode, base_available
+from bake.bases import base_available
 from bake.build import BuildSettings, build
-from bake.ca_bundle import CaBundleError, find_ca_bundle
-from bake.date_tag import DateTagError
-from bake.debian_sources import MirrorError
+from bake.ca_bundle import find_ca_bundle
 from bake.describe import update_description
 from bake.generated import COMMITTED_FILES, generate, generated_matrix
-from bake.hcl import BakeFileError
-from bake.matrix import REPO_ROOT, Image, Matrix, MatrixError, load_matrix, utc_today
+from bake.matrix import REPO_ROOT, Image, Matrix, load_matrix
 from bake.merge import merge_all, plan_merge, sources_by_tag
 from bake.platforms import UNAME_MACHINE
-from bake.publish import PublishError, plan_publication, publish, stage
-from bake.readme import README, ReadmeError
+from bake.publish import plan_publication, publish, stage
+from bake.readme import README
+from bake.reference import image_references, reference_strings
+from bake.reporting import UsageError, reporting_errors
 from bake.retirement import latest_line, nothing_left_line, retired_lines, stale_line
-from bake.selection import Selection, SelectionError, select_current
-from bake.signing import SigningError
-from bake.standin import StandinError
-from bake.tags import TagError, image_references, validate_date
-
-DEFAULT_IMAGE_NAME = "uvicorn-gunicorn"
-
-
-class UsageError(ValueError):
-    """A command-line setting has a value no command accepts."""
-
-
-USER_ERRORS = (
-    AttestationError,
-    BakeFileError,
-    CaBundleError,
-    DateTagError,
-    MatrixError,
-    MirrorError,
-    PublishError,
-    ReadmeError,
-    RegistryReadError,
-    SelectionError,
-    SigningError,
-    StandinError,
-    TagError,
-    UsageError,
-)
+from bake.selection import Selection, select_current
+from bake.settings import DEFAULT_IMAGE_NAME, Settings, settings_from_environment
 
 
 def _date_option(command: argparse.ArgumentParser, meaning: str) -> None:
-    command.add_argument(
-        "--date",
-        default=os.environ.get("DATE") or utc_today().isoformat(),
-        help=f"{meaning}, YYYY-MM-DD (env DATE; default today, UTC)",
-    )
+    command.add_argument("--date", help=f"{meaning}, YYYY-MM-DD (env DATE; default today, UTC)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,14 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("tags", nargs="*", metavar="TAG", help="tags to act on (default: all)")
         command.add_argument(
             "--image-name",
-            default=os.environ.get("IMAGE_NAME") or DEFAULT_IMAGE_NAME,
-            help="repository of the tags, with any registry prefix (env IMAGE_NAME; default %(default)s)",
+            help=f"repository of the tags, with any registry prefix (env IMAGE_NAME; default {DEFAULT_IMAGE_NAME})",
         )
         _date_option(command, "the build date: of the date tags, and whose matrix is built")
         command.add_argument(
             "--base",
-            default=os.environ.get("BASE") or BaseMode.AUTO.value,
-            help="base images: auto, official or standin (env BASE; default %(default)s)",
+            help="base images: auto, official or standin (env BASE; default auto)",
         )
         command.add_argument(
             "--quiet",
@@ -125,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                 type=Path,
                 action="append" if name == "merge" else "store",
                 help=(
-                    "JSON file {tag: repository@sha256:...} that stage writes and merge reads (merge: one per "
+                    "JSON file {name: repository@sha256:...} that stage writes and merge reads (merge: one per "
                     "platform, repeat)"
                 ),
             )
@@ -140,32 +103,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def plan_line(image: Image, image_name: str, build_date: str) -> str:
-    offline = f"stand-in from Debian {image.debian.name}" if image.debian else "needs a registry"
-    return (
-        f"{image.target}: base {image.official_base} (offline: {offline}); platforms {', '.join(image.platforms)}; "
-        f"tags {', '.join(image_references(image, image_name, build_date))}"
-    )
+def plan_line(image: Image, settings: Settings) -> str:
+    references = reference_strings(image_references(image, settings.image_name, settings.date_tag))
+    if image.flavor:
+        built_on = (
+            f"flavor {image.flavor.name} ({', '.join(image.flavor.requirements)}) on target {image.base_image.target}"
+        )
+    else:
+        offline = f"stand-in from Debian {image.debian.name}" if image.debian else "needs a registry"
+        built_on = f"base {image.official_base} (offline: {offline})"
+    return f"{image.target}: {built_on}; platforms {', '.join(image.platforms)}; tags {', '.join(references)}"
 
 
-def base_mode(value: str) -> BaseMode:
-    try:
-        return BaseMode(value)
-    except ValueError:
-        raise UsageError(f"BASE={value!r} is not one of {', '.join(mode.value for mode in BaseMode)}") from None
-
-
-def _plan(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+def _plan(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
     for image in images:
-        print(plan_line(image, args.image_name, build_date))
+        print(plan_line(image, settings))
     return 0
 
 
-def _select(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
-    mode = base_mode(args.base)
+def _select(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
     for image in images:
-        if not args.buildable or base_available(image, mode):
-            print(image.tag)
+        if not args.buildable or base_available(image, settings.base_mode):
+            print(image.name)
     return 0
 
 
@@ -173,21 +132,22 @@ def _on_platform(images: list[Image], platform: str | None) -> list[Image]:
     return [replace(image, platforms=(platform,)) for image in images] if platform else images
 
 
-def _build(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+def _build(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
     images = _on_platform(images, args.platform)
-    settings = BuildSettings(args.image_name, build_date, base_mode(args.base), find_ca_bundle())
-    left_out = build(images, settings)
+    left_out = build(images, BuildSettings.of(settings, find_ca_bundle()))
     return 2 if left_out and args.tags else 0  # a tag asked for by name could not be built
 
 
-def _publish(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
-    publish([plan_publication(image, args.image_name, args.to, build_date) for image in images], args.dry_run)
+def _publish(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
+    publications = [plan_publication(image, settings.image_name, args.to, settings.date_tag) for image in images]
+    publish(publications, args.dry_run)
     return 0
 
 
-def _stage(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+def _stage(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
     publications = [
-        plan_publication(image, args.image_name, args.to, build_date) for image in _on_platform(images, args.platform)
+        plan_publication(image, settings.image_name, args.to, settings.date_tag)
+        for image in _on_platform(images, args.platform)
     ]
     # One line: the workflow hands it on as a job output.
     args.digests.write_text(json.dumps(stage(publications), sort_keys=True) + "\n")
@@ -204,14 +164,14 @@ def _read_digests(path: Path) -> dict[str, str]:
     return loaded
 
 
-def _merge(args: argparse.Namespace, images: list[Image], build_date: str) -> int:
+def _merge(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
     sources = sources_by_tag([_read_digests(path) for path in args.digests])
     if not args.tags:  # every tag the runners staged, not every tag of the matrix
-        images = [image for image in images if image.tag in sources]
-    missing = [image.tag for image in images if image.tag not in sources]
+        images = [image for image in images if image.name in sources]
+    missing = [image.name for image in images if image.name not in sources]
     if missing or not images:
         raise UsageError(f"no staged images of {', '.join(missing) or 'any tag'} in the --digests files")
-    merge_all([plan_merge(image, args.to, sources[image.tag]) for image in images], build_date)
+    merge_all([plan_merge(image, args.to, sources[image.name]) for image in images], settings.date_tag)
     return 0
 
 
@@ -242,22 +202,6 @@ COMMANDS = {
 }
 
 
-def reporting_errors(command: Callable[[], int], more_user_errors: tuple[type[Exception], ...] = ()) -> int:
-    """Runs `command`; a user's mistake or a failed docker call becomes one line on stderr and an exit code."""
-    user_errors: tuple[type[Exception], ...] = (*USER_ERRORS, *more_user_errors)
-    try:
-        return command()
-    except user_errors as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except DockerException as error:
-        print(
-            f"error: `{' '.join(error.docker_command[:4])} ...` failed with exit code {error.return_code}",
-            file=sys.stderr,
-        )
-        return 1
-
-
 def notices(matrix: Matrix, selection: Selection) -> list[str]:
     """What this run has to say about time having passed: versions retired since the generated
     files' date, where `latest` went, whether those files lag the calendar, named tags skipped."""
@@ -275,17 +219,19 @@ def notices(matrix: Matrix, selection: Selection) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "describe":
         return _describe(args)
-    build_date = validate_date(args.date)
+    settings = settings_from_environment().overridden(
+        getattr(args, "image_name", None), args.date, getattr(args, "base", None)
+    )
     if args.command == "generate":
-        return generate(date.fromisoformat(build_date), args.check, COMMITTED_FILES)
-    matrix = load_matrix(date.fromisoformat(build_date))
+        return generate(settings.build_date, args.check, COMMITTED_FILES)
+    matrix = load_matrix(settings.build_date)
     selection = select_current(matrix, args.tags)
     if not args.quiet:
         for line in notices(matrix, selection):
             print(line, file=sys.stderr, flush=True)
     if not selection.images:
         return 0
-    return COMMANDS[args.command](args, selection.images, build_date)
+    return COMMANDS[args.command](args, selection.images, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bake.reference import ImageReference
 from bake.registry import read_formatted, read_manifest
 
 SPDX_PREDICATE = "https://spdx.dev/Document"
@@ -55,7 +56,7 @@ def attestation_predicates(repository: str, index: Mapping[str, Any]) -> dict[st
     """For each platform of `index`, the predicate types of the attestations bound to its image."""
     found: dict[str, set[str]] = {platform: set() for platform in _images(index).values()}
     for platform, digest in attestation_manifests(index).items():
-        layers = read_manifest(f"{repository}@{digest}")["layers"]
+        layers = read_manifest(ImageReference(repository).at(digest))["layers"]
         found[platform] = {(layer.get("annotations") or {}).get("in-toto.io/predicate-type", "") for layer in layers}
     return found
 
@@ -108,7 +109,7 @@ def verify_attestations(repository: str, digest: str, expected: Mapping[str, Map
     """Checks the attestations of the index `repository@digest` for each platform of
     `expected` ({platform: {package: version}}); returns the SBOM's package count per platform
     and logs one line for each."""
-    reference = f"{repository}@{digest}"
+    reference = str(ImageReference(repository).at(digest))
     platforms = sorted(expected)
     predicates = attestation_predicates(repository, read_manifest(reference))
     sboms = read_sboms(reference, platforms)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 
 from python_on_whales import DockerException, docker
@@ -11,15 +10,10 @@ from python_on_whales import DockerException, docker
 from bake.base_digest import BASE_LABEL
 from bake.debian_sources import configured_mirrors
 from bake.matrix import Image
+from bake.settings import BaseMode
 from bake.standin import ensure_standin, recipe_for
 
 __all__ = ["BASE_LABEL", "Base", "BaseMode", "base_available", "base_of", "choose_base"]
-
-
-class BaseMode(StrEnum):
-    AUTO = "auto"  # the official image when a registry answers for it, else a stand-in
-    OFFICIAL = "official"
-    STANDIN = "standin"
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,15 @@ from typing import Any
 from python_on_whales import docker
 
 from bake.base_digest import current_digest
-from bake.bases import Base, BaseMode, choose_base
+from bake.bases import Base, choose_base
 from bake.hcl import BAKE_FILE, BakeFileError, bake_targets
 from bake.matrix import Image
+from bake.reference import image_references, reference_strings
 from bake.retirement import GENERATE_COMMAND
 from bake.sbom_generator import ensure_generator
+from bake.selection import with_bases
+from bake.settings import BaseMode, Settings
 from bake.standin import NeedsRegistry
-from bake.tags import image_references
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,13 @@ class BuildSettings:
     base_mode: BaseMode
     ca_bundle: Path
 
+    @classmethod
+    def of(cls, settings: Settings, ca_bundle: Path) -> BuildSettings:
+        return cls(settings.image_name, settings.date_tag, settings.base_mode, ca_bundle)
+
     @property
     def variables(self) -> dict[str, str]:
-        return {"IMAGE_NAME": self.image_name, "DATE": self.build_date, "CA_BUNDLE": str(self.ca_bundle)}
+        return {"CA_BUNDLE": str(self.ca_bundle)}
 
 
 @dataclass
@@ -53,11 +59,13 @@ def _base_or_reason(image: Image, mode: BaseMode) -> Base | NeedsRegistry:
 
 
 def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
+    """The base images' bases, chosen; a flavor is buildable where its base image is."""
     plan = BasePlan()
+    base_images = [image for image in images if image.flavor is None]
     # Bases are chosen side by side so that stand-in bootstraps for different images share the cores.
-    with ThreadPoolExecutor(max_workers=max(len(images), 1)) as pool:
-        bases = list(pool.map(lambda image: _base_or_reason(image, mode), images))
-    for image, base in zip(images, bases, strict=True):
+    with ThreadPoolExecutor(max_workers=max(len(base_images), 1)) as pool:
+        bases = list(pool.map(lambda image: _base_or_reason(image, mode), base_images))
+    for image, base in zip(base_images, bases, strict=True):
         if isinstance(base, NeedsRegistry):
             print(f"left out: {base}", flush=True)
             plan.left_out.append(str(base))
@@ -71,17 +79,19 @@ def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
                 plan.base_overrides[f"{image.target}.args.BASE_PIN"] = digest
         plan.buildable.append(image)
         plan.bases.append(base.reference)
+    plan.buildable += [image for image in images if image.flavor and image.base_image in plan.buildable]
     return plan
 
 
 def targets_override(images: Sequence[Image], settings: BuildSettings) -> dict[str, Any]:
-    """A bake definition that gives each target the tags of the build date's matrix, whatever
-    date docker-bake.hcl was generated for (`latest` is where the matrix of that day puts it),
-    and the image's platforms (one alone, on a native runner)."""
+    """A bake definition that gives each target its tags (docker-bake.hcl has none: they are
+    composed in bake/reference.py alone), those of the build date's matrix whatever date the
+    file was generated for (`latest` is where the matrix of that day puts it), and the image's
+    platforms (one alone, on a native runner)."""
     return {
         "target": {
             image.target: {
-                "tags": image_references(image, settings.image_name, settings.build_date),
+                "tags": reference_strings(image_references(image, settings.image_name, settings.build_date)),
                 "platforms": list(image.platforms),
             }
             for image in images
@@ -133,6 +143,7 @@ def check_targets(images: Sequence[Image], bake_file: Path = BAKE_FILE) -> None:
 
 def build(images: Sequence[Image], settings: BuildSettings) -> list[str]:
     """Builds what it can of `images`; returns one line for each image it had to leave out."""
+    images = with_bases(images)
     check_targets(images)
     plan = plan_bases(images, settings.base_mode)
     if not plan.buildable:
@@ -140,7 +151,7 @@ def build(images: Sequence[Image], settings: BuildSettings) -> list[str]:
     with _bake_files(plan, settings, BAKE_FILE) as files:
         _bake(plan, settings, files)
     for image in plan.buildable:
-        references = image_references(image, settings.image_name, settings.build_date)
+        references = reference_strings(image_references(image, settings.image_name, settings.build_date))
         image_id = docker.image.inspect(references[0]).id
         print(f"built {', '.join(references)} for {', '.join(image.platforms)}: {image_id}", flush=True)
     return plan.left_out

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from bake.matrix import Image
+from bake.reference import ImageReference
 from bake.tags import dated_tags
 
 # Far more releases of one image in one day than any schedule makes; past it, something loops.
 MAX_SERIAL = 99
 
 # Reads the index digest a registry holds under a reference; None when the tag does not exist.
-DigestReader = Callable[[str], "str | None"]
+DigestReader = Callable[[ImageReference], "str | None"]
 
 
 class DateTagError(RuntimeError):
@@ -27,16 +28,15 @@ class DateTagError(RuntimeError):
 
 @dataclass(frozen=True)
 class DateTag:
-    reference: str
+    reference: ImageReference
     already_there: bool  # the registry holds this very index under the tag: nothing to push
 
 
-def date_tag_candidates(image: Image, repository: str, build_date: str) -> Iterator[str]:
+def date_tag_candidates(image: Image, repository: str, build_date: str) -> Iterator[ImageReference]:
     """The date tags a release of `image` on `build_date` may take, in order of preference."""
     (first,) = dated_tags(image, build_date)
-    yield f"{repository}:{first}"
-    for serial in range(2, MAX_SERIAL + 1):
-        yield f"{repository}:{first}.{serial}"
+    for serial in range(1, MAX_SERIAL + 1):
+        yield ImageReference(repository, first).with_serial(serial)
 
 
 def choose_date_tag(image: Image, repository: str, build_date: str, digest: str, read: DigestReader) -> DateTag:

@@ -6,11 +6,8 @@ import re
 
 from bake.matrix import REPO_ROOT, Matrix
 from bake.rendering import template_environment
-from bake.tags import dated_tags, moving_tags
 
 BAKE_FILE = REPO_ROOT / "docker-bake.hcl"
-# Dated tags are rendered with an HCL interpolation in place of the date.
-_HCL_DATE = "${DATE}"
 _TARGET = re.compile(r'^target "([^"]+)" \{$', re.MULTILINE)
 
 
@@ -23,8 +20,8 @@ def render_bake_file(matrix: Matrix) -> str:
     return template.render(
         generated_for=matrix.build_date,
         images=matrix.images,
-        moving={image.tag: moving_tags(image) for image in matrix.images},
-        dated={image.tag: dated_tags(image, _HCL_DATE) for image in matrix.images},
+        flavored=matrix.flavored,
+        family=matrix.family,
     )
 
 

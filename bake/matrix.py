@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+from bake.reference import ImageReference
+from bake.settings import utc_today
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MATRIX_FILE = REPO_ROOT / "images" / "matrix.toml"
 VARIANTS = ("full", "slim")
+OFFICIAL_REPOSITORY = "python"  # the official images each tag is built on
+FLAVOR_SEPARATOR = ":"  # between flavor and tag on command lines: `fastapi:python3.11-slim`
 VERSION_PATTERN = re.compile(r"^\d+\.\d+$")
+FLAVOR_PATTERN = re.compile(r"^[a-z][a-z0-9]*$")
 
 
 class MatrixError(ValueError):
@@ -24,6 +30,19 @@ class DebianSuite:
     name: str
     pockets: tuple[str, ...]
     expired_release_ok: bool = False
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """A framework installed on every base tag, with a sample app: `IMAGE_NAME-fastapi:TAG`."""
+
+    name: str
+    requirements: tuple[str, ...]  # pinned, as pip takes them
+
+    @property
+    def directory(self) -> str:
+        """Its sample app and notes, relative to the repository."""
+        return f"images/flavors/{self.name}"
 
 
 def tag_of(python: str, variant: str) -> str:
@@ -40,6 +59,7 @@ class Image:
     debian: DebianSuite | None  # None: no Debian suite ships this release
     platforms: tuple[str, ...]
     is_default: bool  # this version carries `latest` (full) and is the default slim tag tested emulated
+    flavor: Flavor | None = None  # None: the base image itself
 
     @property
     def variant_suffix(self) -> str:
@@ -51,13 +71,24 @@ class Image:
         return tag_of(self.python, self.variant)
 
     @property
+    def name(self) -> str:
+        """How command lines name it: `python3.11-slim`, `fastapi:python3.11-slim`."""
+        return f"{self.flavor.name}{FLAVOR_SEPARATOR}{self.tag}" if self.flavor else self.tag
+
+    @property
     def target(self) -> str:
         """The bake target name: bake allows no dots in names."""
-        return self.tag.replace(".", "_")
+        target = self.tag.replace(".", "_")
+        return f"{self.flavor.name}-{target}" if self.flavor else target
+
+    @property
+    def base_image(self) -> Image:
+        """The base image a flavor is built on; a base image is its own."""
+        return replace(self, flavor=None)
 
     @property
     def official_base(self) -> str:
-        return f"python:{self.python}{self.variant_suffix}"
+        return str(ImageReference(OFFICIAL_REPOSITORY, f"{self.python}{self.variant_suffix}"))
 
 
 @dataclass(frozen=True)
@@ -74,11 +105,22 @@ class RetiredVersion:
 class Matrix:
     """What is built on `build_date`: the images of every version not past its end of life."""
 
-    images: tuple[Image, ...]
+    images: tuple[Image, ...]  # the base images
     retired: tuple[RetiredVersion, ...]
     build_date: date
     variants: tuple[str, ...]
     default_python: str  # as the data file names it; it may be retired on `build_date`
+    flavors: tuple[Flavor, ...] = ()
+
+    @property
+    def flavored(self) -> tuple[Image, ...]:
+        """Every flavor of every base image, flavor by flavor."""
+        return tuple(replace(image, flavor=flavor) for flavor in self.flavors for image in self.images)
+
+    @property
+    def family(self) -> tuple[Image, ...]:
+        """The base images, then their flavors: the order a build needs."""
+        return self.images + self.flavored
 
     def by_tag(self) -> dict[str, Image]:
         return {image.tag: image for image in self.images}
@@ -136,6 +178,19 @@ def _versions(data: dict[str, Any]) -> list[dict[str, Any]]:
     return list(entries)
 
 
+def _flavors(data: dict[str, Any]) -> tuple[Flavor, ...]:
+    flavors = []
+    for name, table in data.get("flavors", {}).items():
+        if not FLAVOR_PATTERN.match(name):
+            raise MatrixError(f"flavors: name {name!r} must be lowercase letters and digits, such as 'fastapi'")
+        requirements = _require(table, "requirements", list, f"flavors.{name}")
+        unpinned = [requirement for requirement in requirements if "==" not in str(requirement)]
+        if not requirements or unpinned:
+            raise MatrixError(f"flavors.{name}: 'requirements' must pin each version (name==X.Y), got {requirements!r}")
+        flavors.append(Flavor(name, tuple(requirements)))
+    return tuple(flavors)
+
+
 def _suite_of(entry: dict[str, Any], suites: dict[str, DebianSuite], where: str) -> DebianSuite | None:
     name = entry.get("debian")
     if name is None:
@@ -174,12 +229,7 @@ def parse_matrix(data: dict[str, Any], build_date: date) -> Matrix:
         for version, suite in supported
         for variant in variants
     )
-    return Matrix(images, tuple(retired), build_date, variants, default)
-
-
-def utc_today() -> date:
-    """Today in UTC: the build date when none is given, the same on every runner."""
-    return datetime.now(UTC).date()
+    return Matrix(images, tuple(retired), build_date, variants, default, _flavors(data))
 
 
 def load_matrix(build_date: date | None = None, path: Path = MATRIX_FILE) -> Matrix:

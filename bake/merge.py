@@ -19,20 +19,29 @@ from python_on_whales.utils import run
 from bake.attestations import REQUIRED_DISTRIBUTIONS, attestation_manifests, read_sboms, sbom_packages
 from bake.date_tag import choose_date_tag
 from bake.matrix import Image
-from bake.publish import PublishError, check_in_registry, platform_manifests, registry_digest, verify_release
-from bake.registry import index_digest_and_platforms, read_manifest
+from bake.publish import PublishError, check_in_registry, verify_release
+from bake.reference import ImageReference, moving_references, repository_of
+from bake.registry import index_digest_and_platforms, platform_manifests, read_manifest, registry_digest
 from bake.signing import signer_from_environment
-from bake.tags import moving_tags
 
 
 @dataclass(frozen=True)
 class Merge:
     image: Image
-    repository: str
+    family: str  # the repository of the base images; a flavor goes to FAMILY-FLAVOR
     sources: tuple[str, ...]  # repository@sha256:..., one per runner
     digest: str  # of the index these sources make
     attestations: dict[str, str]  # {platform: attestation manifest digest} of the sources
     expected: dict[str, dict[str, str]]  # {platform: {package: version}} their SBOMs list
+
+    @property
+    def repository(self) -> str:
+        return repository_of(self.image, self.family)
+
+    @property
+    def pinned(self) -> ImageReference:
+        """The merged index by digest: `repository@sha256:...`."""
+        return ImageReference(self.repository).at(self.digest)
 
 
 def _index_of(sources: Sequence[str]) -> tuple[str, set[str]]:
@@ -53,11 +62,11 @@ def plan_merge(image: Image, repository: str, sources: Sequence[str]) -> Merge:
         seen += platform_manifests(source) or ["(none)"]
     if sorted(seen) != sorted(image.platforms):
         raise PublishError(
-            f"{image.tag}: the sources hold {', '.join(sorted(seen))}, not exactly {', '.join(image.platforms)}"
+            f"{image.name}: the sources hold {', '.join(sorted(seen))}, not exactly {', '.join(image.platforms)}"
         )
     digest, platforms = _index_of(sources)
     if platforms != set(image.platforms):
-        raise PublishError(f"{image.tag}: the merged index would hold {', '.join(sorted(platforms))}")
+        raise PublishError(f"{image.name}: the merged index would hold {', '.join(sorted(platforms))}")
     attestations: dict[str, str] = {}
     expected: dict[str, dict[str, str]] = {}
     for source in sources:
@@ -79,36 +88,35 @@ def _staged_versions(source: str, platform: str, document: dict[str, object] | N
 
 def check_attestations_kept(merge: Merge) -> None:
     """The merged index binds each platform's image to the very attestation manifest staged with it."""
-    merged = attestation_manifests(read_manifest(f"{merge.repository}@{merge.digest}"))
+    merged = attestation_manifests(read_manifest(merge.pinned))
     if merged != merge.attestations:
         raise PublishError(
-            f"{merge.image.tag}: the merged index's attestations {merged} are not the staged ones {merge.attestations}"
+            f"{merge.image.name}: the merged index's attestations {merged} are not the staged ones {merge.attestations}"
         )
 
 
 def merge_all(merges: Sequence[Merge], build_date: str) -> dict[str, str]:
     """Writes every date tag (each index signed, its signature and attestations verified), then
-    every moving tag; returns each image's index digest by tag."""
+    every moving tag; returns each image's index digest by its name."""
     signer = signer_from_environment()
     for merge in merges:
         date_tag = choose_date_tag(merge.image, merge.repository, build_date, merge.digest, registry_digest)
         if not date_tag.already_there:
-            docker.buildx.imagetools.create(sources=list(merge.sources), tags=[date_tag.reference])
+            docker.buildx.imagetools.create(sources=list(merge.sources), tags=[str(date_tag.reference)])
         check_in_registry(date_tag.reference, merge.image.platforms, "merged", merge.digest)
         check_attestations_kept(merge)
         verify_release(signer, merge.repository, merge.digest, merge.expected)
     # One tag per call: with several tags buildx pushes the index to each in parallel,
     # and a registry may reject the second push while the first still copies manifests.
     for merge in merges:
-        for tag in moving_tags(merge.image):
-            target = f"{merge.repository}:{tag}"
-            docker.buildx.imagetools.create(sources=[f"{merge.repository}@{merge.digest}"], tags=[target])
+        for target in moving_references(merge.image, merge.family):
+            docker.buildx.imagetools.create(sources=[str(merge.pinned)], tags=[str(target)])
             check_in_registry(target, merge.image.platforms, "merged", merge.digest)
-    return {merge.image.tag: merge.digest for merge in merges}
+    return {merge.image.name: merge.digest for merge in merges}
 
 
 def sources_by_tag(digest_files: Sequence[Mapping[str, str]]) -> dict[str, list[str]]:
-    """Each tag's sources from the runners' digest files ({tag: repository@sha256:...} each)."""
+    """Each tag's sources from the runners' digest files ({name: repository@sha256:...} each)."""
     sources: dict[str, list[str]] = {}
     for digests in digest_files:
         for tag, reference in digests.items():

@@ -10,7 +10,7 @@ registry; only then do the moving tags follow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from python_on_whales import DockerException, docker
@@ -20,9 +20,9 @@ from bake.date_tag import choose_date_tag
 from bake.image_facts import expected_packages
 from bake.matrix import Image
 from bake.platforms import UNAME_MACHINE
-from bake.registry import index_digest_and_platforms, read_manifest, read_raw
+from bake.reference import ImageReference, local_reference, moving_references, repository_of
+from bake.registry import Reference, push_as, registry_digest, registry_digest_and_platforms
 from bake.signing import Signer, ensure_signed, signer_from_environment
-from bake.tags import moving_tags
 
 
 class PublishError(RuntimeError):
@@ -34,19 +34,56 @@ class Publication:
     image: Image
     source: str  # the tested local reference
     digest: str  # its index digest
-    repository: str  # where it is published
+    family: str  # the repository of the base images; a flavor goes to FAMILY-FLAVOR
     build_date: str
 
     @property
-    def moving_targets(self) -> list[str]:
-        return [f"{self.repository}:{tag}" for tag in moving_tags(self.image)]
+    def repository(self) -> str:
+        """Where it is published."""
+        return repository_of(self.image, self.family)
+
+    @property
+    def moving_targets(self) -> list[ImageReference]:
+        return moving_references(self.image, self.family)
+
+    @property
+    def pinned(self) -> ImageReference:
+        """The published index by digest: `repository@sha256:...`."""
+        return ImageReference(self.repository).at(self.digest)
 
 
 def plan_publication(image: Image, source_name: str, repository: str, build_date: str) -> Publication:
-    source = f"{source_name}:{image.tag}"
+    source = str(local_reference(image, source_name))
     if not docker.image.exists(source):
         raise PublishError(f"{source} is not in the local image store; build and test it first")
     return Publication(image, source, docker.image.inspect(source).id, repository, build_date)
+
+
+# The layer ids (diff ids) of a local image, bottom first.
+LayerReader = Callable[[str], Sequence[str]]
+
+
+def local_layers(reference: str) -> list[str]:
+    return list(docker.image.inspect(reference).root_fs.layers or [])
+
+
+def check_flavor_bases(publications: Sequence[Publication], read_layers: LayerReader = local_layers) -> None:
+    """A flavor is published only together with the base it was built on: its base tag is
+    published in the same run, to the same family, and the flavor's layers start with exactly
+    that base's layers."""
+    bases = {(p.image.name, p.family): p for p in publications if p.image.flavor is None}
+    for publication in publications:
+        if publication.image.flavor is None:
+            continue
+        base = bases.get((publication.image.base_image.name, publication.family))
+        if base is None:
+            raise PublishError(
+                f"{publication.image.name} is published only with its base {publication.image.base_image.name}; "
+                "name both"
+            )
+        below = list(read_layers(base.source))
+        if list(read_layers(publication.source))[: len(below)] != below:
+            raise PublishError(f"{publication.source} was not built on {base.source} as tested; rebuild both")
 
 
 def check_platforms(source: str, platforms: Sequence[str]) -> None:
@@ -60,57 +97,9 @@ def check_platforms(source: str, platforms: Sequence[str]) -> None:
             raise PublishError(f"{source} for {platform} runs as {str(machine).strip()}; refusing to publish it")
 
 
-@dataclass(frozen=True)
-class Layer:
-    digest: str
-    compressed: int
-
-
-def platform_layers(registry: str, repository: str, tag: str) -> dict[str, list[Layer]]:
-    """Each platform's layers, in order, of a multi-platform index in the registry."""
-    return {
-        platform: [
-            Layer(layer["digest"], layer["size"])
-            for layer in read_manifest(f"{registry}/{repository}@{digest}")["layers"]
-        ]
-        for platform, digest in platform_manifests(f"{registry}/{repository}:{tag}").items()
-    }
-
-
-def push_as(source: str, target: str) -> None:
-    """Pushes the local `source` under the registry name `target`; the name is gone again afterwards."""
-    docker.image.tag(source, target)
-    try:
-        docker.image.push(target, quiet=True)
-    finally:
-        docker.image.remove(target)
-
-
-def _read_index(reference: str) -> tuple[str, dict[str, str]]:
-    """A pushed index, read once: its digest and each platform's manifest digest (attestations left out)."""
-    return index_digest_and_platforms(read_raw(reference))
-
-
-def registry_digest(reference: str) -> str | None:
-    """The index digest the registry holds under `reference`; None when there is no such tag."""
-    try:
-        return _read_index(reference)[0]
-    except DockerException as error:
-        if "not found" in f"{error.stderr}{error.stdout}".lower():
-            return None
-        raise
-
-
-def platform_manifests(reference: str) -> dict[str, str]:
-    return _read_index(reference)[1]
-
-
-def registry_digest_and_platforms(reference: str) -> tuple[str, set[str]]:
-    digest, manifests = _read_index(reference)
-    return digest, set(manifests)
-
-
-def check_in_registry(target: str, platforms: Sequence[str], action: str, expected_digest: str | None = None) -> str:
+def check_in_registry(
+    target: Reference, platforms: Sequence[str], action: str, expected_digest: str | None = None
+) -> str:
     """The digest of the index under `target`, once the registry shows every platform in it
     (and shows `expected_digest`, when given); logs one line saying what was `action`."""
     digest, present = registry_digest_and_platforms(target)
@@ -140,6 +129,7 @@ def publish(publications: Sequence[Publication], dry_run: bool) -> None:
     its signature and attestations verified), then all moving tags: no tag moves before every
     image is known complete, and a moving tag never points at an index that has no date tag
     or is not verified."""
+    check_flavor_bases(publications)
     for publication in publications:
         check_platforms(publication.source, publication.image.platforms)
     signer = None if dry_run else signer_from_environment()
@@ -148,7 +138,7 @@ def publish(publications: Sequence[Publication], dry_run: bool) -> None:
     if dry_run:
         for publication, date_tag in zip(publications, date_tags, strict=True):
             targets = [date_tag.reference, *publication.moving_targets]
-            print(f"would push {publication.source} ({publication.digest}) as {', '.join(targets)}")
+            print(f"would push {publication.source} ({publication.digest}) as {', '.join(map(str, targets))}")
         return
     assert signer is not None
     for publication, date_tag, contents in zip(publications, date_tags, expected, strict=True):
@@ -165,15 +155,16 @@ def publish(publications: Sequence[Publication], dry_run: bool) -> None:
 def stage(publications: Sequence[Publication]) -> dict[str, str]:
     """The native-runner pattern's first step: each runner pushes the single-platform images it
     built and tested to a staging repository, checks their SBOM and provenance there, and hands
-    their digests to the merge; no public tag is written. Returns {tag: repository@sha256:...}."""
+    their digests to the merge; no public tag is written. Returns {name: repository@sha256:...}
+    by the image's name (`python3.11-slim`, `fastapi:python3.11-slim`)."""
     for publication in publications:
         check_platforms(publication.source, publication.image.platforms)
     staged: dict[str, str] = {}
     for publication in publications:
         slug = "-".join(platform.replace("/", "-") for platform in publication.image.platforms)
-        target = f"{publication.repository}:{publication.image.tag}-{slug}"
+        target = ImageReference(publication.repository, f"{publication.image.tag}-{slug}")
         push_as(publication.source, target)
         check_in_registry(target, publication.image.platforms, "staged", publication.digest)
         verify_attestations(publication.repository, publication.digest, expected_contents(publication))
-        staged[publication.image.tag] = f"{publication.repository}@{publication.digest}"
+        staged[publication.image.name] = str(publication.pinned)
     return staged

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from bake.matrix import REPO_ROOT, Matrix
+from bake.reference import repository_of
 from bake.rendering import template_environment
+from bake.settings import DEFAULT_IMAGE_NAME
 from bake.tags import moving_tags
 
 README = REPO_ROOT / "README.md"
@@ -23,6 +25,8 @@ def _example_tag(matrix: Matrix) -> str:
 def render_tag_sections(matrix: Matrix) -> str:
     platforms = sorted({platform for image in matrix.images for platform in image.platforms})
     template = template_environment().get_template("readme-tags.md.j2")
+    # One image of each flavor, for its repository's name.
+    flavor_images = {image.flavor.name: image for image in matrix.flavored if image.flavor}
     return template.render(
         generated_for=matrix.build_date,
         images=matrix.images,
@@ -30,6 +34,9 @@ def render_tag_sections(matrix: Matrix) -> str:
         retired=matrix.retired,
         platforms=platforms,
         example_tag=_example_tag(matrix),
+        flavors=matrix.flavors,
+        image_name=DEFAULT_IMAGE_NAME,
+        repositories={name: repository_of(image, DEFAULT_IMAGE_NAME) for name, image in flavor_images.items()},
     )
 
 

@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from datetime import date
 
 from bake.base_digest import DigestReader, LabelReader, RegistryReadError, check_base, current_digest, published_labels
-from bake.matrix import MatrixError, load_matrix, utc_today
-from bake.selection import SelectionError, select
-from bake.tags import TagError, validate_date
+from bake.matrix import MatrixError, load_matrix
+from bake.reference import local_reference
+from bake.selection import SelectionError, select, with_bases
+from bake.settings import SettingsError, settings_from_environment
 
 
 def release_plan(
@@ -34,11 +35,14 @@ def release_plan(
     """The lines for $GITHUB_OUTPUT."""
     images = select(load_matrix(date.fromisoformat(build_date)), requested)
     if moved_in:
-        checks = [check_base(image.tag, f"{moved_in}:{image.tag}", read_labels, read_digest) for image in images]
+        checks = [
+            check_base(image.name, str(local_reference(image, moved_in)), read_labels, read_digest) for image in images
+        ]
         for check in checks:
             print(check, file=sys.stderr, flush=True)
         images = [image for image, check in zip(images, checks, strict=True) if check.rebuild]
-    return [f"date={build_date}", f"tags={' '.join(image.tag for image in images)}"]
+    images = with_bases(images)  # a flavor is released only with the base it is built on
+    return [f"date={build_date}", f"tags={' '.join(image.name for image in images)}"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,9 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        build_date = validate_date(os.environ.get("DATE") or utc_today().isoformat())
+        build_date = settings_from_environment().date_tag
         lines = release_plan(args.tags, build_date, args.if_base_moved)
-    except (MatrixError, SelectionError, TagError, RegistryReadError) as error:
+    except (MatrixError, SelectionError, SettingsError, RegistryReadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print("\n".join(lines))

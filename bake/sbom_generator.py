@@ -15,6 +15,7 @@ from python_on_whales import docker
 
 from bake.matrix import REPO_ROOT
 from bake.platforms import PLATFORM_OF_MACHINE
+from bake.reference import ImageReference
 
 SCANNER_DIR = REPO_ROOT / "bake" / "sbom_scan"
 GENERATOR_DOCKERFILE = REPO_ROOT / "images" / "sbom-generator" / "Dockerfile"
@@ -39,7 +40,7 @@ def ensure_generator(base: str) -> str:
         return chosen
     files = sorted(SCANNER_DIR.glob("*.py"))
     base_id = docker.image.inspect(base).id if docker.image.exists(base) else base
-    reference = f"{GENERATOR_REPOSITORY}:{generator_key(base_id, files)}"
+    reference = str(ImageReference(GENERATOR_REPOSITORY, generator_key(base_id, files)))
     if docker.image.exists(reference):
         print(f"SBOM generator: {reference}, up to date", flush=True)
         return reference

@@ -93,9 +93,8 @@ SESSIONS: dict[str, SessionOptions] = {
     "stage": SessionOptions((*BUILD_SETTINGS, PLATFORM, TO, DIGESTS)),
     "merge": SessionOptions((DATE, TO, DIGESTS)),
     "workflows": SessionOptions((DATE, Option(("--only",), takes_value=True)), max_positionals=1, min_positionals=1),
-    # bench builds for today, whatever DATE says.
     "bench": SessionOptions(
-        (BASE, IMAGE_NAME, Option(("--short",)), Option(("--output",), takes_value=True)), max_positionals=1
+        (*BUILD_SETTINGS, Option(("--short",)), Option(("--output",), takes_value=True)), max_positionals=1
     ),
     "describe": SessionOptions(
         (Option(("--api",), takes_value=True),), "REPOSITORY", max_positionals=1, min_positionals=1

@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bake.reference import ImageReference
+
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
 
@@ -117,7 +119,7 @@ def verify(signer: Signer, reference: str, digest: str, public_key: Path | None 
 
 def ensure_signed(signer: Signer, repository: str, digest: str) -> None:
     """Signs `repository@digest` unless a retried run already did, then verifies the signature."""
-    reference = f"{repository}@{digest}"
+    reference = str(ImageReference(repository).at(digest))
     try:
         verify(signer, reference, digest)
         return

@@ -22,6 +22,7 @@ from python_on_whales import docker
 
 from bake.debian_sources import Mirrors
 from bake.matrix import REPO_ROOT, DebianSuite, Image
+from bake.reference import ImageReference
 
 STANDIN_REPOSITORY = "standin/python"
 STANDIN_DOCKERFILE = REPO_ROOT / "images" / "standin" / "Dockerfile"
@@ -111,7 +112,7 @@ def recipe_for(image: Image) -> Recipe:
 
 
 def standin_reference(image: Image) -> str:
-    return f"{STANDIN_REPOSITORY}:{image.python}{image.variant_suffix}"
+    return str(ImageReference(STANDIN_REPOSITORY, f"{image.python}{image.variant_suffix}"))
 
 
 def cache_dir() -> Path:

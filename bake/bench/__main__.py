@@ -14,8 +14,6 @@ from typing import Any
 
 from python_on_whales import docker
 
-from bake.__main__ import DEFAULT_IMAGE_NAME, base_mode, reporting_errors
-from bake.bases import BaseMode
 from bake.bench.access_logging import log_points, measure_log_point
 from bake.bench.build_cost import BENCH_IMAGE_NAME, OTHER_DATE, measure_build_cost, remove_bench_images, timed_bake
 from bake.bench.chart import write_throughput_chart
@@ -33,9 +31,12 @@ from bake.bench.wrk import CONNECTIONS, LoadError
 from bake.build import BuildSettings, build, plan_bases
 from bake.ca_bundle import find_ca_bundle
 from bake.local_registry import local_registry
-from bake.matrix import REPO_ROOT, load_matrix, utc_today
+from bake.matrix import REPO_ROOT, load_matrix
 from bake.platforms import PLATFORM_OF_MACHINE
+from bake.reference import ImageReference, local_reference
+from bake.reporting import reporting_errors
 from bake.selection import select
+from bake.settings import settings_from_environment
 
 DOCS = REPO_ROOT / "docs"
 SWEEP = (1, 2, 4, 8)
@@ -58,15 +59,14 @@ def _log(message: str) -> None:
 def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
     mode = SHORT if short else FULL
     seconds, startup_runs = float(mode["seconds"]), int(mode["startup_runs"])
-    today = utc_today().isoformat()
-    image_name = os.environ.get("IMAGE_NAME") or DEFAULT_IMAGE_NAME
-    chosen_base = base_mode(os.environ.get("BASE") or BaseMode.AUTO.value)
-    settings = BuildSettings(image_name, today, chosen_base, find_ca_bundle())
-    matrix = load_matrix()
+    run_settings = settings_from_environment()
+    today, image_name = run_settings.date_tag, run_settings.image_name
+    settings = BuildSettings.of(run_settings, find_ca_bundle())
+    matrix = load_matrix(run_settings.build_date)
     (image,) = select(matrix, [tag]) if tag else [i for i in matrix.images if i.is_default and i.variant == "slim"]
     _log(f"building {image.tag} (what the measurements run)")
     build([image], settings)
-    reference = f"{image_name}:{image.tag}"
+    reference = str(local_reference(image, image_name))
 
     results: dict[str, Any] = {
         "command": "nox -s bench" + (" -- --short" if short else ""),
@@ -133,7 +133,7 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
 
 
 def _is_built(image_name: str, tag: str) -> bool:
-    return bool(docker.image.exists(f"{image_name}:{tag}"))
+    return bool(docker.image.exists(str(ImageReference(image_name, tag))))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from python_on_whales import docker
 from bake.build import BasePlan, BuildSettings, bake_streaming
 from bake.hcl import BAKE_FILE
 from bake.matrix import REPO_ROOT
-from bake.tags import image_references
+from bake.reference import image_references, reference_strings
 
 # Images built for the benchmark get their own name, so the tested tags are never replaced.
 BENCH_IMAGE_NAME = "uvicorn-gunicorn-bench"
@@ -96,6 +96,6 @@ def remove_bench_images(plan: BasePlan, dates: Sequence[str]) -> None:
         reference
         for image in plan.buildable
         for build_date in dates
-        for reference in image_references(image, BENCH_IMAGE_NAME, build_date)
+        for reference in reference_strings(image_references(image, BENCH_IMAGE_NAME, build_date))
     }
     docker.image.remove([reference for reference in references if docker.image.exists(reference)], force=True)

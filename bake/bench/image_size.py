@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import requests
 
 from bake.bases import base_of
-from bake.publish import platform_layers, push_as
+from bake.reference import ImageReference
+from bake.registry import platform_layers, push_as
 
 CHUNK = 1 << 20
 
@@ -38,12 +39,13 @@ def uncompressed_size(registry: str, repository: str, digest: str) -> int:
 
 
 def measure_added_size(registry: str, image_name: str, tag: str) -> list[AddedSize]:
-    reference = f"{image_name}:{tag}"
-    base = base_of(reference)
-    push_as(reference, f"{registry}/image:{tag}")
-    push_as(base, f"{registry}/base:{tag}")
-    image_layers = platform_layers(registry, "image", tag)
-    base_layers = platform_layers(registry, "base", tag)
+    reference = ImageReference(image_name, tag)
+    base = base_of(str(reference))
+    pushed_image, pushed_base = (ImageReference(name, tag).in_registry(registry) for name in ("image", "base"))
+    push_as(reference, pushed_image)
+    push_as(base, pushed_base)
+    image_layers = platform_layers(pushed_image)
+    base_layers = platform_layers(pushed_base)
     sizes = []
     for platform, layers in sorted(image_layers.items()):
         below = base_layers[platform]

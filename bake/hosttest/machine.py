@@ -19,6 +19,7 @@ from python_on_whales import Container, DockerException, Volume, docker
 from bake.ca_bundle import find_ca_bundle
 from bake.debian_sources import Mirrors
 from bake.matrix import REPO_ROOT, DebianSuite
+from bake.reference import ImageReference
 from bake.standin import DPKG_EXCLUDES, MERGED_USR_HOOKS, apt_source_lines, cache_dir
 
 SUITE = DebianSuite("bookworm", ("updates", "security"))
@@ -82,7 +83,7 @@ def ensure_rootfs(mirrors: Mirrors, say: Say) -> Path:
 
 
 def image_reference(tarball: Path) -> str:
-    return f"{IMAGE_REPOSITORY}:{tarball.stem}"
+    return str(ImageReference(IMAGE_REPOSITORY, tarball.stem))
 
 
 def ensure_image(tarball: Path) -> str:

@@ -23,9 +23,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bake.local_registry import LocalRegistryError, local_registry
-from bake.matrix import REPO_ROOT, MatrixError, load_matrix, utc_today
-from bake.publish import PublishError, registry_digest_and_platforms
+from bake.matrix import REPO_ROOT, MatrixError, load_matrix
+from bake.publish import PublishError
+from bake.reference import ImageReference, local_reference
+from bake.registry import registry_digest_and_platforms
 from bake.selection import SelectionError, select
+from bake.settings import DEFAULT_IMAGE_NAME, SettingsError, settings_from_environment
 from bake.signing import Signer, SigningError, generate_key_pair, verify
 from bake.workflow_run.actions import ActionCopyError, local_copy, pinned_actions
 from bake.workflow_run.hub_standin import hub_standin
@@ -35,6 +38,11 @@ HUB_REPOSITORY = "acme/uvicorn-gunicorn"
 DEFAULT_ACTION_CACHE = Path(os.environ.get("UVICORN_GUNICORN_CACHE", "/var/cache/uvicorn-gunicorn")) / "actions"
 # Images the workflows build here get their own name, so the host's own tags are left alone.
 IMAGE_NAME = "uvicorn-gunicorn-workflows"
+
+
+def _published_repository(registry: str) -> str:
+    """Where the publishing workflow pushes, in the run's local registry."""
+    return str(ImageReference(DEFAULT_IMAGE_NAME).in_registry(registry))
 
 
 class WorkflowRunError(RuntimeError):
@@ -51,7 +59,7 @@ def _act_options(registry: str, hub: str) -> list[str]:
         options += ["--local-repository", f"{action.reference}={copy}"]
     variables = {
         "BASE": "standin",  # no registry serves the official bases here
-        "PUBLISH_TO": f"{registry}/uvicorn-gunicorn",
+        "PUBLISH_TO": _published_repository(registry),
         "PUBLISH_REGISTRY": registry,
         "DOCKERHUB_REPOSITORY": HUB_REPOSITORY,
         "DOCKERHUB_API": hub,
@@ -76,12 +84,13 @@ def _run_act(name: str, event: str, options: Sequence[str]) -> float:
 
 
 def _check_published(repository: str, tag: str, platforms: Sequence[str], build_date: str) -> str:
-    moving = registry_digest_and_platforms(f"{repository}:{tag}")
-    dated = registry_digest_and_platforms(f"{repository}:{tag}-{build_date}")
+    published = ImageReference(repository, tag)
+    moving = registry_digest_and_platforms(published)
+    dated = registry_digest_and_platforms(published.with_tag(f"{tag}-{build_date}"))
     if moving != dated:
-        raise WorkflowRunError(f"{repository}:{tag} and its date tag {build_date} are different indexes")
+        raise WorkflowRunError(f"{published} and its date tag {build_date} are different indexes")
     if moving[1] != set(platforms):
-        raise WorkflowRunError(f"{repository}:{tag} holds {', '.join(sorted(moving[1]))}")
+        raise WorkflowRunError(f"{published} holds {', '.join(sorted(moving[1]))}")
     return moving[0]
 
 
@@ -99,8 +108,9 @@ def run(tag: str, only: str | None) -> None:
     for tool in ("act", "sudo", "node", "cosign"):
         if shutil.which(tool) is None:
             raise WorkflowRunError(f"{tool} is not on PATH (nox -s workflows installs what it needs)")
-    build_date = os.environ.get("DATE") or utc_today().isoformat()
-    (image,) = select(load_matrix(), [tag])
+    settings = settings_from_environment()
+    build_date = settings.date_tag
+    (image,) = select(load_matrix(settings.build_date), [tag])
     with (
         tempfile.TemporaryDirectory(prefix="workflows-registry-") as storage,
         local_registry(Path(storage)) as registry,
@@ -117,9 +127,10 @@ def run(tag: str, only: str | None) -> None:
                 "workflow_dispatch",
                 [*options, "--input", f"tags={image.tag}", "--env", f"DATE={build_date}"],
             )
-            digest = _check_published(f"{registry}/uvicorn-gunicorn", image.tag, image.platforms, build_date)
+            repository = _published_repository(registry)
+            digest = _check_published(repository, image.tag, image.platforms, build_date)
             print(f"workflows: published {image.tag} and {image.tag}-{build_date} as {digest}", flush=True)
-            verify(Signer("run's key pair"), f"{registry}/uvicorn-gunicorn:{image.tag}", digest, public_key)
+            verify(Signer("run's key pair"), str(local_reference(image, repository)), digest, public_key)
             if record.descriptions.get(HUB_REPOSITORY) != (REPO_ROOT / "README.md").read_text():
                 raise WorkflowRunError("the Hub stand-in did not receive README.md as the description")
             print(f"workflows: Hub description of {HUB_REPOSITORY} set from README.md", flush=True)
@@ -140,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         MatrixError,
         PublishError,
         SelectionError,
+        SettingsError,
         SigningError,
         WorkflowRunError,
     ) as error:

@@ -16,7 +16,9 @@ from bake.ca_bundle import find_ca_bundle
 from bake.hcl import BAKE_FILE
 from bake.matrix import Image, load_matrix
 from bake.platforms import PLATFORM_OF_MACHINE
+from bake.reference import ImageReference, local_reference
 from bake.selection import SelectionError, select
+from bake.settings import DEFAULT_IMAGE_NAME, Settings, SettingsError, settings_from_environment
 from tests.image.server import MANAGERS, Manager
 
 # Ryuk, testcontainers' reaper, is an image that cannot be pulled here; containers are
@@ -27,20 +29,30 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 @dataclass(frozen=True)
 class ImageUnderTest:
     spec: Image  # with --platform, narrowed to those platforms
-    reference: str
+    local: ImageReference  # IMAGE_NAME:TAG, as the build loaded it
     # Containers are started from the id, never the tag, so that a missing tag cannot trigger a pull.
     image_id: str
     in_matrix: Image  # the tag as the matrix has it, with every platform a release needs
 
+    @property
+    def reference(self) -> str:
+        return str(self.local)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--tag", help="the tag under test, such as python3.11-slim")
-    parser.addoption(
-        "--image-name", default=os.environ.get("IMAGE_NAME") or "uvicorn-gunicorn", help="repository of the tag"
-    )
+    parser.addoption("--image-name", help=f"repository of the tag (default: IMAGE_NAME, else {DEFAULT_IMAGE_NAME})")
     parser.addoption("--platform", action="append", help="test only this platform, every test (repeatable)")
     parser.addoption("--all-platforms", action="store_true", help="every test on every platform of the tag")
     parser.addoption("--native-only", action="store_true", help="only the platform of this machine")
+
+
+def run_settings(config: pytest.Config) -> Settings:
+    """IMAGE_NAME, DATE and BASE of the run, as the build that made the image read them."""
+    try:
+        return settings_from_environment().overridden(image_name=config.getoption("--image-name"))
+    except SettingsError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _spec(config: pytest.Config) -> Image:
@@ -48,7 +60,7 @@ def _spec(config: pytest.Config) -> Image:
     if not tag:
         raise pytest.UsageError("image tests need --tag TAG (nox -s test -- TAG passes it)")
     try:
-        (spec,) = select(load_matrix(), [tag])
+        (spec,) = select(load_matrix(run_settings(config).build_date), [tag])
     except SelectionError as error:
         raise pytest.UsageError(str(error)) from None
     return spec
@@ -78,11 +90,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("platform", chosen, ids=chosen)
 
 
+FLAVOR_SUITE = "test_flavor.py"
+
+
+def _keep_the_suite_of_the_kind(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A flavor runs test_flavor.py alone (it inherits the runtime the base suite tested); a
+    base image runs everything else."""
+    is_flavor = _spec(config).flavor is not None
+    kept = [item for item in items if (item.path.name == FLAVOR_SUITE) == is_flavor]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under emulation a container starts several times slower, so by default an emulated
     platform runs only the tests marked every_platform, with the default process manager.
     --platform or --all-platforms runs every test on each platform; --native-only, none
     on an emulated one."""
+    _keep_the_suite_of_the_kind(config, items)
     if config.getoption("--platform") or config.getoption("--all-platforms"):
         return
     native = native_platform()
@@ -108,10 +134,10 @@ def image(pytestconfig: pytest.Config) -> ImageUnderTest:
     in_matrix = spec = _spec(pytestconfig)
     if pytestconfig.getoption("--platform"):
         spec = replace(spec, platforms=tuple(pytestconfig.getoption("--platform")))
-    reference = f"{pytestconfig.getoption('--image-name')}:{spec.tag}"
-    if not docker.image.exists(reference):
-        pytest.fail(f"{reference} is not in the local image store; build it first: nox -s build -- {spec.tag}")
-    return ImageUnderTest(spec, reference, docker.image.inspect(reference).id, in_matrix)
+    local = local_reference(spec, run_settings(pytestconfig).image_name)
+    if not docker.image.exists(str(local)):
+        pytest.fail(f"{local} is not in the local image store; build it first: nox -s build -- {spec.tag}")
+    return ImageUnderTest(spec, local, docker.image.inspect(str(local)).id, in_matrix)
 
 
 PIP_WITH_CA_SECRET = (
@@ -144,7 +170,7 @@ class ChildImages:
                 f"FROM {self.parent.reference}\n{install}COPY app/ /app/\n{dockerfile_tail}"
             )
             # The pid keeps test sessions running side by side from removing each other's children.
-            tag = f"uvicorn-gunicorn-test/child:{key}-{os.getpid()}"
+            tag = str(ImageReference("uvicorn-gunicorn-test/child", f"{key}-{os.getpid()}"))
             # As the image's own build: pip trusts the host's CA bundle, which no layer keeps.
             secrets = [f"id=pip-ca,src={find_ca_bundle()}"] if requirements else []
             docker.buildx.build(context, platforms=[platform], tags=[tag], load=True, progress=False, secrets=secrets)

@@ -20,6 +20,7 @@ import pytest
 from python_on_whales import DockerException, docker
 
 from bake.ca_bundle import find_ca_bundle
+from bake.reference import local_reference
 from tests.image.conftest import ImageUnderTest, native_platform, rebuild
 
 
@@ -71,7 +72,7 @@ def _build(image: ImageUnderTest, bundle: Path, tag: str) -> None:
 def canary_image(image: ImageUnderTest, canary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     bundle = tmp_path_factory.mktemp("bundle") / "ca-bundle.pem"
     bundle.write_text(find_ca_bundle().read_text() + "\n" + canary)
-    tag = f"uvicorn-gunicorn-test/canary:{image.spec.tag}"
+    tag = str(local_reference(image.spec, "uvicorn-gunicorn-test/canary"))
     _build(image, bundle, tag)
     yield tag
     docker.image.remove(tag, force=True)

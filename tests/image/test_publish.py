@@ -31,25 +31,25 @@ from bake.base_digest import BASE_DIGEST_LABEL, check_base, current_digest, publ
 from bake.bases import base_of
 from bake.image_facts import expected_packages
 from bake.local_registry import local_registry
-from bake.matrix import REPO_ROOT, Image, utc_today
+from bake.matrix import REPO_ROOT, Image
 from bake.merge import merge_all, plan_merge
-from bake.publish import (
-    PublishError,
-    plan_publication,
+from bake.publish import PublishError, plan_publication, publish, stage
+from bake.reference import ImageReference, image_references, local_reference
+from bake.registry import (
     platform_layers,
     platform_manifests,
-    publish,
     push_as,
+    read_manifest,
     registry_digest,
     registry_digest_and_platforms,
-    stage,
 )
-from bake.registry import read_manifest
 from bake.sbom_generator import ensure_generator
+from bake.settings import settings_from_environment
 from bake.signing import Signer, SigningError, generate_key_pair, sign, verify
+from bake.tags import dated_tags
 from tests.image.conftest import ImageUnderTest, native_platform, rebuild
 
-TODAY = utc_today().isoformat()
+TODAY = settings_from_environment().date_tag  # the run's DATE, as every other step takes it
 PASSWORD = "test-only"
 
 
@@ -83,7 +83,7 @@ def _signer() -> Signer:
 
 
 def _source_name(image: ImageUnderTest) -> str:
-    return image.reference.rsplit(":", 1)[0]
+    return image.local.repository
 
 
 def _build_child(image: ImageUnderTest, context: Path, platforms: list[str], tag: str) -> None:
@@ -105,12 +105,12 @@ def test_publish_pushes_a_signed_index_with_attestations_under_every_tag(
 ) -> None:
     target = f"{registry}/uvicorn-gunicorn"
     publish([plan_publication(image.spec, _source_name(image), target, TODAY)], dry_run=False)
-    for reference in (f"{target}:{image.spec.tag}-{TODAY}", f"{target}:{image.spec.tag}"):
+    for reference in image_references(image.spec, target, TODAY):
         digest, platforms = registry_digest_and_platforms(reference)
         assert digest == image.image_id, "the pushed index is the tested one"
         assert platforms >= set(image.spec.platforms)
-        verify(_signer(), reference, image.image_id, public_key=signing_key)
-    manifest = docker.buildx.imagetools.inspect(f"{target}:{image.spec.tag}")
+        verify(_signer(), str(reference), image.image_id, public_key=signing_key)
+    manifest = docker.buildx.imagetools.inspect(str(local_reference(image.spec, target)))
     attestations = [
         entry for entry in manifest.manifests or [] if entry.platform is not None and entry.platform.os == "unknown"
     ]
@@ -122,7 +122,7 @@ def test_publish_pushes_a_signed_index_with_attestations_under_every_tag(
         assert set(REQUIRED_DISTRIBUTIONS) < set(packages), f"{platform}: the probe found {packages}"
     counts = verify_attestations(target, image.image_id, expected)
     assert all(count > 50 for count in counts.values()), f"too few packages for an image with Debian: {counts}"
-    sboms = read_sboms(f"{target}@{image.image_id}", list(image.spec.platforms))
+    sboms = read_sboms(str(ImageReference(target).at(image.image_id)), list(image.spec.platforms))
     for platform, document in sboms.items():
         versions = sbom_packages(document)
         assert versions["uvicorn-worker"] == {expected[platform]["uvicorn-worker"]}
@@ -170,12 +170,13 @@ def _put_manifest(registry: str, repository: str, reference: str, manifest: dict
 def _tampered(registry: str, repository: str, digest: str, platform: str, change: str) -> str:
     """An index like `digest` where `platform`'s attestations are changed: `sbom` (gunicorn
     taken out of the SBOM), `no-sbom`, `no-provenance` or `no-attestations`; returns its digest."""
-    index = read_manifest(f"{registry}/{repository}@{digest}")
+    pushed = ImageReference(repository).in_registry(registry)
+    index = read_manifest(pushed.at(digest))
     attestation = attestation_manifests(index)[platform]
     if change == "no-attestations":
         index["manifests"] = [entry for entry in index["manifests"] if entry["digest"] != attestation]
         return _put_manifest(registry, repository, f"tampered-{change}", index)
-    manifest = read_manifest(f"{registry}/{repository}@{attestation}")
+    manifest = read_manifest(pushed.at(attestation))
     layers = []
     for layer in manifest["layers"]:
         predicate = layer["annotations"]["in-toto.io/predicate-type"]
@@ -202,25 +203,27 @@ def test_a_missing_or_altered_attestation_fails_verification(
     """An index whose attestations were taken out or altered fails the attestation check, and
     the signature of the published index does not cover it."""
     repository = f"tampering-{change}"  # its own repository: no case reads or rewrites another's tags
-    push_as(image.reference, f"{registry}/{repository}:original")
-    sign(_signer(), f"{registry}/{repository}@{image.image_id}")
-    verify(_signer(), f"{registry}/{repository}:original", image.image_id, public_key=signing_key)
+    pushed = ImageReference(repository).in_registry(registry)
+    push_as(image.reference, pushed.with_tag("original"))
+    sign(_signer(), str(pushed.at(image.image_id)))
+    verify(_signer(), str(pushed.with_tag("original")), image.image_id, public_key=signing_key)
     platform = image.spec.platforms[-1]
     expected = {platform: expected_packages(image.reference, platform)}
-    verify_attestations(f"{registry}/{repository}", image.image_id, expected)  # the original passes
+    verify_attestations(pushed.repository, image.image_id, expected)  # the original passes
     tampered = _tampered(registry, repository, image.image_id, platform, change)
     assert tampered != image.image_id
     with pytest.raises(AttestationError, match=platform):
-        verify_attestations(f"{registry}/{repository}", tampered, expected)
+        verify_attestations(pushed.repository, tampered, expected)
     with pytest.raises(SigningError):
-        verify(_signer(), f"{registry}/{repository}@{tampered}", tampered, public_key=signing_key)
+        verify(_signer(), str(pushed.at(tampered)), tampered, public_key=signing_key)
 
 
 def test_a_missing_or_foreign_signature_fails_verification(
     image: ImageUnderTest, registry: str, signing_key: Path, tmp_path: Path
 ) -> None:
-    reference = f"{registry}/unsigned-or-foreign@{image.image_id}"
-    push_as(image.reference, f"{registry}/unsigned-or-foreign:{image.spec.tag}")
+    unsigned = ImageReference("unsigned-or-foreign").in_registry(registry)
+    reference = str(unsigned.at(image.image_id))
+    push_as(image.reference, unsigned.with_tag(image.spec.tag))
     with pytest.raises(SigningError, match="does not verify"):
         verify(_signer(), reference, image.image_id, public_key=signing_key)
     foreign_key, _ = _key_pair(tmp_path)
@@ -232,9 +235,8 @@ def test_a_missing_or_foreign_signature_fails_verification(
 def test_dry_run_pushes_nothing(image: ImageUnderTest, registry: str, capsys: pytest.CaptureFixture[str]) -> None:
     target = f"{registry}/dry-run"
     publish([plan_publication(image.spec, _source_name(image), target, TODAY)], dry_run=True)
-    assert f"would push {image.reference} ({image.image_id}) as {target}:{image.spec.tag}-{TODAY}, " in (
-        capsys.readouterr().out
-    )
+    date_tag = ImageReference(target, dated_tags(image.spec, TODAY)[0])
+    assert f"would push {image.reference} ({image.image_id}) as {date_tag}, " in (capsys.readouterr().out)
     catalog = requests.get(f"http://{registry}/v2/_catalog", timeout=10).json()
     assert "dry-run" not in catalog["repositories"]
 
@@ -242,7 +244,7 @@ def test_dry_run_pushes_nothing(image: ImageUnderTest, registry: str, capsys: py
 def test_incomplete_platform_set_is_refused(image: ImageUnderTest, registry: str, tmp_path: Path) -> None:
     """An image of one platform, published as the matrix's tag (every platform), is refused."""
     (tmp_path / "Dockerfile").write_text(f"FROM {image.reference}\n")
-    one_platform = f"uvicorn-gunicorn-test/incomplete:{image.spec.tag}"
+    one_platform = str(local_reference(image.spec, "uvicorn-gunicorn-test/incomplete"))
     docker.buildx.build(tmp_path, platforms=[image.spec.platforms[0]], tags=[one_platform], load=True, progress=False)
     try:
         incomplete = image.in_matrix
@@ -269,28 +271,29 @@ def test_runners_stage_by_digest_and_merge_writes_every_tag(
     staged: list[str] = []
     for platform in image.spec.platforms:
         local = f"uvicorn-gunicorn-test/runner-{platform.replace('/', '-')}"
-        _build_child(image, tmp_path, [platform], f"{local}:{image.spec.tag}")
+        _build_child(image, tmp_path, [platform], str(local_reference(image.spec, local)))
         try:
             publication = plan_publication(_single_platform(image.spec, platform), local, f"{registry}/staging", TODAY)
             staged.append(stage([publication])[image.spec.tag])
         finally:
-            docker.image.remove(f"{local}:{image.spec.tag}", force=True)
+            docker.image.remove(str(local_reference(image.spec, local)), force=True)
         assert registry_digest_and_platforms(staged[-1])[1] == {platform}
     staged_attestations: dict[str, str] = {}
     for source in staged:
         staged_attestations |= attestation_manifests(read_manifest(source))
     merged = merge_all([plan_merge(image.spec, f"{registry}/merged", staged)], TODAY)[image.spec.tag]
-    for reference in (f"{registry}/merged:{image.spec.tag}", f"{registry}/merged:{image.spec.tag}-{TODAY}"):
+    for reference in image_references(image.spec, f"{registry}/merged", TODAY):
         assert registry_digest_and_platforms(reference) == (merged, set(image.spec.platforms))
-        verify(_signer(), reference, merged, public_key=signing_key)
-    index = read_manifest(f"{registry}/merged@{merged}")
+        verify(_signer(), str(reference), merged, public_key=signing_key)
+    index = read_manifest(ImageReference(f"{registry}/merged").at(merged))
     assert attestation_manifests(index) == staged_attestations, (
         "each platform keeps the attestations it was staged with"
     )
     expected = {platform: expected_packages(image.reference, platform) for platform in image.spec.platforms}
     verify_attestations(f"{registry}/merged", merged, expected)
     with pytest.raises(PublishError, match="by digest"):
-        plan_merge(image.spec, f"{registry}/merged", [f"{registry}/staging:{image.spec.tag}-linux-amd64"])
+        by_tag = ImageReference(f"{registry}/staging", f"{image.spec.tag}-linux-amd64")
+        plan_merge(image.spec, f"{registry}/merged", [str(by_tag)])
     with pytest.raises(PublishError, match="not exactly"):  # one platform short of the matrix's tag
         plan_merge(image.in_matrix, f"{registry}/incomplete-merge", staged[:1])
     catalog = requests.get(f"http://{registry}/v2/_catalog", timeout=10).json()
@@ -304,24 +307,24 @@ def test_a_date_tag_never_moves(
     moving tag follows it; a retried release of the same index keeps its date tag."""
     spec = _single_platform(image.spec, platform)
     repository = f"{registry}/same-day-{platform.replace('/', '-')}"
-    date_tag = f"{repository}:{spec.tag}-{TODAY}"
+    date_tag = ImageReference(repository, dated_tags(spec, TODAY)[0])
     published = {}
     for release in ("first", "second"):
         (tmp_path / "Dockerfile").write_text(f"FROM {image.reference}\nLABEL release={release}\n")
         local = f"uvicorn-gunicorn-test/{release}"
-        _build_child(image, tmp_path, [platform], f"{local}:{spec.tag}")
+        _build_child(image, tmp_path, [platform], str(local_reference(spec, local)))
         try:
             publication = plan_publication(spec, local, repository, TODAY)
             publish([publication], dry_run=False)
             publish([publication], dry_run=False)  # retried: nothing moves, no serial is used up
         finally:
-            docker.image.remove(f"{local}:{spec.tag}", force=True)
+            docker.image.remove(str(local_reference(spec, local)), force=True)
         published[release] = publication.digest
     assert published["first"] != published["second"]
     assert registry_digest(date_tag) == published["first"]
-    assert registry_digest(f"{date_tag}.2") == published["second"]
-    assert registry_digest(f"{date_tag}.3") is None
-    assert registry_digest(f"{repository}:{spec.tag}") == published["second"]
+    assert registry_digest(date_tag.with_serial(2)) == published["second"]
+    assert registry_digest(date_tag.with_serial(3)) is None
+    assert registry_digest(local_reference(spec, repository)) == published["second"]
 
 
 def test_a_date_only_change_rebuilds_no_layer(image: ImageUnderTest, registry: str) -> None:
@@ -330,7 +333,7 @@ def test_a_date_only_change_rebuilds_no_layer(image: ImageUnderTest, registry: s
     instead would also compare the cache against the time that image was built (another test's
     --no-cache build replaces the cache with layers of equal contents but other bytes)."""
     same_base = {"BASE_DIGEST": _label(image.reference, BASE_DIGEST_LABEL)}
-    references = {day: f"{registry}/dates:{day}" for day in ("2026-11-24", "1999-12-31")}
+    references = {day: str(ImageReference(f"{registry}/dates", day)) for day in ("2026-11-24", "1999-12-31")}
     try:
         for day, reference in references.items():
             rebuild(image, reference, args=same_base, variables={"DATE": day})
@@ -345,17 +348,20 @@ def test_a_date_only_change_rebuilds_no_layer(image: ImageUnderTest, registry: s
 def test_registry_build_cache_holds_every_layer_the_image_adds(image: ImageUnderTest, registry: str) -> None:
     """CACHE_REF with CACHE_EXPORT writes the build cache to a registry (mode=max), so a runner
     starting with an empty engine can take every layer of the image from it."""
-    local = f"uvicorn-gunicorn-test/cached:{image.spec.tag}"
+    local = str(local_reference(image.spec, "uvicorn-gunicorn-test/cached"))
     rebuild(image, local, variables={"CACHE_REF": f"{registry}/build-cache", "CACHE_EXPORT": "true"})
+    cached, cached_base, cache_tag = (
+        local_reference(image.spec, name).in_registry(registry) for name in ("cached", "cached-base", "build-cache")
+    )
     try:
-        push_as(local, f"{registry}/cached:{image.spec.tag}")
-        push_as(base_of(image.reference), f"{registry}/cached-base:{image.spec.tag}")
+        push_as(local, cached)
+        push_as(base_of(image.reference), cached_base)
     finally:
         docker.image.remove(local, force=True)
-    cache = read_manifest(f"{registry}/build-cache:{image.spec.tag}")
+    cache = read_manifest(cache_tag)
     cached_blobs = {entry["digest"] for entry in cache["manifests"]}
-    base_layers = platform_layers(registry, "cached-base", image.spec.tag)
-    for platform, layers in platform_layers(registry, "cached", image.spec.tag).items():
+    base_layers = platform_layers(cached_base)
+    for platform, layers in platform_layers(cached).items():
         added = {layer.digest for layer in layers[len(base_layers[platform]) :]}
         assert added, f"no layers over the base for {platform}"
         assert added <= cached_blobs, f"{platform}: {len(added - cached_blobs)} layers missing from the cache"
@@ -379,14 +385,14 @@ def test_a_tag_is_rebuilt_when_its_base_moved_and_only_then(
     # The native platform where the image has it; an image built for one emulated platform
     # alone (a runner's platform played on another machine) has only that.
     platform = native_platform() if native_platform() in image.spec.platforms else image.spec.platforms[0]
-    base = f"{registry}/python:{image.spec.tag}"
+    base = str(local_reference(image.spec, "python").in_registry(registry))
     push_as(base_of(image.reference), base)
     assert not docker.image.exists(base), "the base is read from the registry, not the local store"
     built_on = registry_digest(base)
     assert built_on is not None
-    local = f"uvicorn-gunicorn-test/on-registry-base:{image.spec.tag}"
+    local = str(local_reference(image.spec, "uvicorn-gunicorn-test/on-registry-base"))
     rebuild(image, local, args={"BASE_IMAGE": base, "BASE_DIGEST": built_on, "BASE_PIN": built_on}, platform=platform)
-    published = f"{registry}/base-check:{image.spec.tag}"
+    published = str(local_reference(image.spec, "base-check").in_registry(registry))
     try:
         push_as(local, published)
     finally:
@@ -395,7 +401,12 @@ def test_a_tag_is_rebuilt_when_its_base_moved_and_only_then(
     unchanged = check_base(image.spec.tag, published, published_labels, current_digest)
     assert not unchanged.rebuild, str(unchanged)
     assert str(unchanged) == f"{image.spec.tag}: skip: base {base} is still {built_on}"
-    assert check_base(image.spec.tag, f"{registry}/never-published:x", published_labels, current_digest).rebuild
+    assert check_base(
+        image.spec.tag,
+        str(ImageReference("never-published", "x").in_registry(registry)),
+        published_labels,
+        current_digest,
+    ).rebuild
 
     def plan() -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "bake.release_plan", f"--if-base-moved={registry}/base-check", image.spec.tag]

@@ -55,3 +55,13 @@ def test_a_native_runner_builds_only_its_platform() -> None:
     assert targets_override([image], _settings("2026-11-24"))["target"]["python3_11-slim"]["platforms"] == [
         "linux/arm64"
     ]
+
+
+def test_a_flavor_target_is_tagged_in_its_own_repository() -> None:
+    matrix = load_matrix(date(2026, 11, 24))
+    fastapi = next(image for image in matrix.flavored if image.name == "fastapi:python3.11")
+    assert targets_override([fastapi], _settings("2026-11-24"))["target"]["fastapi-python3_11"]["tags"] == [
+        "acme/ug-fastapi:python3.11",
+        "acme/ug-fastapi:latest",
+        "acme/ug-fastapi:python3.11-2026-11-24",
+    ]

@@ -52,6 +52,22 @@ def test_plan_lists_base_platforms_and_tags(capsys: pytest.CaptureFixture[str]) 
     ]
 
 
+def test_plan_lists_a_flavor_on_its_base_target(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(["plan", "fastapi:latest", "--date", "2026-11-24", "--image-name", "acme/ug"], capsys)
+    assert (code, err) == (0, [])
+    assert out == [
+        "fastapi-python3_11: flavor fastapi (fastapi==0.165.0) on target python3_11; "
+        "platforms linux/amd64, linux/arm64; "
+        "tags acme/ug-fastapi:python3.11, acme/ug-fastapi:latest, acme/ug-fastapi:python3.11-2026-11-24"
+    ]
+
+
+def test_an_unknown_flavor_is_one_line_listing_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(["plan", "django:python3.11", "--date", "2026-11-24"], capsys)
+    assert (code, out) == (2, [])
+    assert err == ["error: unknown flavor 'django' in 'django:python3.11'; valid flavors: fastapi, starlette"]
+
+
 def test_select_without_buildable_lists_the_named_tags(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["select", "python3.13", "latest", "--date", "2026-11-24"], capsys) == (
         0,
@@ -64,9 +80,13 @@ def test_select_without_buildable_lists_the_named_tags(capsys: pytest.CaptureFix
     ("argv", "message"),
     [
         (["plan", "python2.7"], "error: unknown tag 'python2.7'; valid tags: "),
-        (["plan", "--date", "2026-02-30"], "error: DATE='2026-02-30' is not a calendar date"),
-        (["generate", "--date", "soon"], "error: DATE='soon' is not a date of the form YYYY-MM-DD"),
-        (["select", "--buildable", "--base", "nope"], "error: BASE='nope' is not one of auto, official, standin"),
+        (["plan", "--date", "2026-02-30"], "error: --date='2026-02-30' is not valid: expected YYYY-MM-DD"),
+        (["generate", "--date", "soon"], "error: --date='soon' is not valid: expected YYYY-MM-DD"),
+        (
+            ["select", "--buildable", "--base", "nope"],
+            "error: --base='nope' is not valid: expected one of auto, official, standin",
+        ),
+        (["plan", "--image-name", "Acme/UG:tag"], "error: --image-name='Acme/UG:tag' is not valid: expected"),
         (
             ["merge", "--to", "r", "--digests", "/nonexistent.json"],
             "error: --digests='/nonexistent.json' cannot be read",
@@ -95,9 +115,9 @@ def test_plan_on_2027_11_01_retires_3_11_and_moves_latest(capsys: pytest.Capture
     code, out, err = _run(["plan", "--date", "2027-11-01"], capsys)
     assert code == 0
     assert err == [RETIRED_3_11, LATEST_TO_3_15, STALE_2027]
-    assert [line.split(":")[0] for line in out] == [
-        f"python3_{minor}{variant}" for minor in range(12, 16) for variant in ("", "-slim")
-    ]
+    bases = [f"python3_{minor}{variant}" for minor in range(12, 16) for variant in ("", "-slim")]
+    flavors = [f"{flavor}-{base}" for flavor in ("fastapi", "starlette") for base in bases]
+    assert [line.split(":")[0] for line in out] == bases + flavors
     assert [line for line in out if "uvicorn-gunicorn:latest" in line] == [
         "python3_15: base python:3.15 (offline: stand-in from Debian forky); platforms linux/amd64, linux/arm64; "
         "tags uvicorn-gunicorn:python3.15, uvicorn-gunicorn:latest, uvicorn-gunicorn:python3.15-2027-11-01"
@@ -160,9 +180,9 @@ def test_every_day_after_an_end_of_life_runs(day_after: date, command: str, caps
     matrix = load_matrix(day_after)
     code, out, err = _run([command, "--date", day_after.isoformat()], capsys)
     assert code == 0
-    assert len(out) == len(matrix.images)
+    assert len(out) == len(matrix.family)
     if command == "select":
-        assert out == [image.tag for image in matrix.images]
+        assert out == [image.name for image in matrix.family]
     newly_retired = [version for version in matrix.retired if version.eol > GENERATED_ON]
     assert [line for line in err if line.startswith("retired: ")] == [
         f"retired: {version}; no longer built" for version in newly_retired

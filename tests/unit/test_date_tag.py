@@ -6,13 +6,14 @@ import pytest
 
 from bake.date_tag import MAX_SERIAL, DateTag, DateTagError, choose_date_tag
 from bake.matrix import DebianSuite, Image
+from bake.reference import ImageReference, parse_reference
 
 IMAGE = Image("3.11", "slim", DebianSuite("bookworm", ()), ("linux/amd64",), True)
 REPOSITORY = "registry.example/acme/ug"
-DATE_TAG = f"{REPOSITORY}:python3.11-slim-2026-11-24"
+DATE_TAG = ImageReference(REPOSITORY, "python3.11-slim-2026-11-24")
 
 
-def _choose(registry: dict[str, str], digest: str = "sha256:new") -> DateTag:
+def _choose(registry: dict[ImageReference, str], digest: str = "sha256:new") -> DateTag:
     return choose_date_tag(IMAGE, REPOSITORY, "2026-11-24", digest, registry.get)
 
 
@@ -25,13 +26,13 @@ def test_a_retried_release_keeps_its_own_date_tag() -> None:
 
 
 def test_a_second_release_the_same_day_takes_the_next_serial(capsys: pytest.CaptureFixture[str]) -> None:
-    taken = {DATE_TAG: "sha256:first", f"{DATE_TAG}.2": "sha256:second"}
-    assert _choose(taken) == DateTag(f"{DATE_TAG}.3", already_there=False)
+    taken = {DATE_TAG: "sha256:first", DATE_TAG.with_serial(2): "sha256:second"}
+    assert _choose(taken) == DateTag(parse_reference(f"{DATE_TAG}.3"), already_there=False)
     assert f"date tag {DATE_TAG}: holds another index (sha256:first); it never moves" in capsys.readouterr().out
-    assert _choose(taken, "sha256:second") == DateTag(f"{DATE_TAG}.2", already_there=True)
+    assert _choose(taken, "sha256:second") == DateTag(DATE_TAG.with_serial(2), already_there=True)
 
 
 def test_when_every_serial_is_taken_the_release_stops() -> None:
-    taken = {DATE_TAG: "sha256:0", **{f"{DATE_TAG}.{n}": f"sha256:{n}" for n in range(2, MAX_SERIAL + 1)}}
+    taken = {DATE_TAG.with_serial(n): f"sha256:{n}" for n in range(1, MAX_SERIAL + 1)}
     with pytest.raises(DateTagError, match=r"every date tag of 2026-11-24 up to \.99 is taken"):
         _choose(taken)

@@ -11,7 +11,7 @@ import pytest
 
 from bake.generated import COMMITTED_FILES, GeneratedFile, generate, generated_for, is_current
 from bake.hcl import BAKE_FILE, bake_targets, render_bake_file
-from bake.matrix import MATRIX_FILE, load_matrix
+from bake.matrix import MATRIX_FILE, REPO_ROOT, load_matrix
 from bake.readme import README, ReadmeError, render_tag_sections, with_tag_sections
 
 GENERATED_ON = date(2026, 11, 24)
@@ -47,9 +47,22 @@ def test_readme_tag_sections_hold_the_matrix_of_their_recorded_date() -> None:
 def test_every_image_is_a_target_with_its_official_base() -> None:
     matrix = load_matrix(_recorded_date(BAKE_FILE))
     text = render_bake_file(matrix)
-    assert bake_targets(text) == {"_image", *(image.target for image in matrix.images)}
+    assert bake_targets(text) == {"_built", "_image", "_flavor", *(image.target for image in matrix.family)}
     for image in matrix.images:
         assert f'BASE_IMAGE     = "{image.official_base}"' in text
+
+
+def test_each_flavor_target_is_built_from_its_base_target() -> None:
+    """One bake builds base and flavor in order: the flavor's `base` context is the base's target."""
+    matrix = load_matrix(_recorded_date(BAKE_FILE))
+    text = render_bake_file(matrix)
+    assert matrix.flavored, "images/matrix.toml defines flavors"
+    for image in matrix.flavored:
+        assert image.flavor is not None
+        block = text[text.index(f'target "{image.target}" {{') :].split("\n}\n", 1)[0]
+        assert f'contexts  = {{ base = "target:{image.base_image.target}" }}' in block
+        assert f'REQUIREMENTS = "{" ".join(image.flavor.requirements)}"' in block
+    assert "FROM base\n" in (REPO_ROOT / "images" / "flavors" / "Dockerfile").read_text()
 
 
 def test_tag_sections_list_supported_and_retired_versions() -> None:
@@ -74,7 +87,7 @@ def test_with_every_version_retired_the_files_still_render() -> None:
     matrix = load_matrix(date(2031, 11, 1))
     bake_file = render_bake_file(matrix)
     assert "targets = []" in bake_file
-    assert bake_targets(bake_file) == {"_image"}
+    assert bake_targets(bake_file) == {"_built", "_image", "_flavor"}
     sections = render_tag_sections(matrix)
     assert "None: on 2031-11-01 every version in images/matrix.toml is past its end of life." in sections
     assert "| 3.15 | 2031-10-31 | none published by this project |" in sections

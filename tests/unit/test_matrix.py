@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import tomllib
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
-from bake.matrix import MATRIX_FILE, MatrixError, RetiredVersion, load_matrix, parse_matrix
+from bake.matrix import MATRIX_FILE, REPO_ROOT, MatrixError, RetiredVersion, load_matrix, parse_matrix
 
 BUILD_DATE = date(2026, 11, 24)
 
@@ -133,3 +134,28 @@ def test_the_committed_data_file_loads_after_every_end_of_life(day_after: date) 
     assert all(image.python not in {version.python for version in matrix.retired} for image in matrix.images)
     latest_holders = [image.tag for image in matrix.images if image.is_default and image.variant == "full"]
     assert latest_holders == ([f"python{matrix.latest_python}"] if matrix.images else [])
+
+
+@pytest.mark.parametrize(
+    ("flavors", "message"),
+    [
+        ({"FastAPI": {"requirements": ["fastapi==1.0"]}}, "flavors: name 'FastAPI' must be lowercase"),
+        ({"fastapi": {"requirements": ["fastapi>=1.0"]}}, "flavors.fastapi: 'requirements' must pin each version"),
+        ({"fastapi": {"requirements": []}}, "flavors.fastapi: 'requirements' must pin each version"),
+        ({"fastapi": {}}, "flavors.fastapi: 'requirements' must be a list"),
+    ],
+)
+def test_a_bad_flavor_is_one_line(flavors: dict[str, object], message: str) -> None:
+    data = tomllib.loads(MATRIX_FILE.read_text()) | {"flavors": flavors}
+    with pytest.raises(MatrixError) as error:
+        parse_matrix(data, date(2026, 11, 24))
+    assert str(error.value).startswith(message)
+
+
+def test_the_data_file_pins_each_flavor_and_ships_its_sample_app() -> None:
+    matrix = load_matrix(date(2026, 11, 24))
+    assert [flavor.name for flavor in matrix.flavors] == ["fastapi", "starlette"]
+    for flavor in matrix.flavors:
+        assert all("==" in requirement for requirement in flavor.requirements)
+        assert (REPO_ROOT / flavor.directory / "app" / "main.py").is_file()
+    assert len(matrix.flavored) == 2 * len(matrix.images)

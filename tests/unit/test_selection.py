@@ -5,10 +5,10 @@ from datetime import date
 import pytest
 
 from bake.matrix import Matrix, parse_matrix
-from bake.selection import Selection, SelectionError, select, select_current, valid_tags
+from bake.selection import Selection, SelectionError, select, select_current, valid_tags, with_base_names
 
 
-def _matrix(build_date: date) -> Matrix:
+def _matrix(build_date: date, flavors: dict[str, list[str]] | None = None) -> Matrix:
     return parse_matrix(
         {
             "default_python": "3.11",
@@ -16,6 +16,7 @@ def _matrix(build_date: date) -> Matrix:
             "variants": ["full", "slim"],
             "python": [{"version": "3.11", "eol": "2027-10-31"}, {"version": "3.13", "eol": "2029-10-31"}],
             "debian": {},
+            "flavors": {name: {"requirements": pins} for name, pins in (flavors or {}).items()},
         },
         build_date,
     )
@@ -98,3 +99,46 @@ def test_default_slim_follows_latest_past_an_end_of_life(day: date, tag: str) ->
 def test_default_slim_with_every_version_retired_is_skipped_with_a_line() -> None:
     selection = select_current(_matrix(date(2031, 11, 1)), ["default-slim"])
     assert selection == Selection([], ["skipped: default-slim: no tag is supported on 2031-11-01"])
+
+
+def _flavored_matrix(build_date: date = date(2026, 11, 24)) -> Matrix:
+    return _matrix(build_date, {"fastapi": ["fastapi==1.0"], "starlette": ["starlette==1.0"]})
+
+
+def test_a_flavor_is_named_flavor_colon_tag() -> None:
+    chosen = select(_flavored_matrix(), ["fastapi:python3.11-slim", "starlette:latest", "python3.13"])
+    assert [image.name for image in chosen] == ["python3.13", "fastapi:python3.11-slim", "starlette:python3.11"]
+    assert [image.target for image in chosen] == ["python3_13", "fastapi-python3_11-slim", "starlette-python3_11"]
+    assert [image.name for image in select(_flavored_matrix(), ["fastapi:default-slim"])] == ["fastapi:python3.11-slim"]
+
+
+def test_nothing_named_selects_the_whole_family_bases_first() -> None:
+    names = [image.name for image in select(_flavored_matrix(), [])]
+    assert names[:4] == ["python3.11", "python3.11-slim", "python3.13", "python3.13-slim"]
+    assert len(names) == 12
+    assert names[4] == "fastapi:python3.11"
+
+
+def test_an_unknown_flavor_lists_the_valid_flavors() -> None:
+    with pytest.raises(SelectionError) as error:
+        select(_flavored_matrix(), ["django:python3.11"])
+    assert str(error.value) == "unknown flavor 'django' in 'django:python3.11'; valid flavors: fastapi, starlette"
+    with pytest.raises(SelectionError, match=r"unknown tag 'fastapi:python2.7'; valid tags: .*for the flavors fastapi"):
+        select(_flavored_matrix(), ["fastapi:python2.7"])
+
+
+def test_a_retired_flavor_tag_is_skipped_like_its_base() -> None:
+    selection = select_current(_flavored_matrix(date(2027, 11, 1)), ["fastapi:python3.11-slim", "fastapi:python3.13"])
+    assert [image.name for image in selection.images] == ["fastapi:python3.13"]
+    assert selection.skipped == [
+        "skipped: fastapi:python3.11-slim is retired: python 3.11 reached end of life on 2027-10-31"
+    ]
+
+
+def test_publishing_a_flavor_names_its_base_too() -> None:
+    assert with_base_names(["fastapi:python3.11-slim", "python3.13", "starlette:python3.11-slim"]) == [
+        "python3.11-slim",
+        "fastapi:python3.11-slim",
+        "python3.13",
+        "starlette:python3.11-slim",
+    ]

@@ -118,16 +118,12 @@ class LineBuffer:
             self.flush()
 
 
-class BufferedAccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A StreamHandler (standard output by default) whose lines go through a LineBuffer."""
+class _BufferedLines(logging.Handler):
+    """What both buffered handlers do: each line into their LineBuffer, and the format that
+    the short way of AccessLogger may make without a LogRecord."""
 
-    def __init__(self, stream: TextIO | None = None, interval: float | None = None) -> None:
-        super().__init__(stream or sys.stdout)
-        self.stream.flush()  # what was printed before goes first
-        self.buffer = LineBuffer(self.stream.fileno(), flush_seconds() if interval is None else interval)
-        self.direct_line: DirectLine | None = None
-        _BUFFERS.add(self.buffer)
-        flush_before_sigterm()  # Uvicorn's own workers configure logging before they serve
+    buffer: LineBuffer
+    direct_line: DirectLine | None = None
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:  # logging's name
         super().setFormatter(fmt)
@@ -143,7 +139,19 @@ class BufferedAccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.buffer.flush()
 
 
-class BufferedAccessFileHandler(logging.FileHandler):
+class BufferedAccessHandler(_BufferedLines, logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler (standard output by default) whose lines go through a LineBuffer."""
+
+    def __init__(self, stream: TextIO | None = None, interval: float | None = None) -> None:
+        super().__init__(stream or sys.stdout)
+        self.stream.flush()  # what was printed before goes first
+        self.buffer = LineBuffer(self.stream.fileno(), flush_seconds() if interval is None else interval)
+        _BUFFERS.add(self.buffer)
+        flush_before_sigterm()  # Uvicorn's own workers configure logging before they serve
+
+
+
+class BufferedAccessFileHandler(_BufferedLines, logging.FileHandler):
     """A FileHandler (ACCESS_LOG=/path, /dev/null included) whose lines go through a
     LineBuffer. Gunicorn reopens log files on SIGUSR1 (log rotation) by closing the handler,
     which writes the buffer out to the old file, and opening it again: the buffer follows."""
@@ -153,26 +161,12 @@ class BufferedAccessFileHandler(logging.FileHandler):
         self.buffer = LineBuffer(None, flush_seconds() if interval is None else interval)
         _BUFFERS.add(self.buffer)
         super().__init__(filename, encoding="utf-8")
-        self.direct_line: DirectLine | None = None
         flush_before_sigterm()
 
     def _open(self) -> Any:  # logging's name; returns the stream
         stream = super()._open()
         self.buffer.attach(stream.fileno())
         return stream
-
-    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # logging's name
-        super().setFormatter(fmt)
-        self.direct_line = direct_line(fmt)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.buffer.write(self.format(record))
-        except Exception:
-            self.handleError(record)
-
-    def flush(self) -> None:
-        self.buffer.flush()
 
     def close(self) -> None:
         self.buffer.detach()
