@@ -150,7 +150,6 @@ class BufferedAccessHandler(_BufferedLines, logging.StreamHandler):  # type: ign
         flush_before_sigterm()  # Uvicorn's own workers configure logging before they serve
 
 
-
 class BufferedAccessFileHandler(_BufferedLines, logging.FileHandler):
     """A FileHandler (ACCESS_LOG=/path, /dev/null included) whose lines go through a
     LineBuffer. Gunicorn reopens log files on SIGUSR1 (log rotation) by closing the handler,
