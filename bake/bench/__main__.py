@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from python_on_whales import docker
 from bake.bench.access_logging import log_points, measure_log_point
 from bake.bench.build_cost import BENCH_IMAGE_NAME, OTHER_DATE, measure_build_cost, remove_bench_images, timed_bake
 from bake.bench.chart import write_throughput_chart
+from bake.bench.flavors import measure_flavor_json
 from bake.bench.image_size import measure_added_size
 from bake.bench.limits import LIMITS, WORKERS_PER_CORE, measure_limit
 from bake.bench.log_profile import profile_access_line
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+FASTAPI = "fastapi"  # the flavor the report measures beside its base
+
+
 def _log(message: str) -> None:
     print(f"bench: {message}", flush=True)
 
@@ -64,8 +68,9 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
     settings = BuildSettings.of(run_settings, find_ca_bundle())
     matrix = load_matrix(run_settings.build_date)
     (image,) = select(matrix, [tag]) if tag else [i for i in matrix.images if i.is_default and i.variant == "slim"]
-    _log(f"building {image.tag} (what the measurements run)")
-    build([image], settings)
+    fastapi = replace(image, flavor=next(flavor for flavor in matrix.flavors if flavor.name == FASTAPI))
+    _log(f"building {image.tag} and {fastapi.tag} (what the measurements run)")
+    build([image, fastapi], settings)
     reference = str(local_reference(image, image_name))
 
     results: dict[str, Any] = {
@@ -91,6 +96,9 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
         results["access_log"].append(asdict(measure_log_point(reference, point, seconds)))
     _log("access log: each step of one line")
     results["access_log_profile"] = [asdict(step) for step in profile_access_line(reference)]
+    _log(f"JSON throughput: {image.tag} and {fastapi.tag}")
+    flavor_reference = str(local_reference(fastapi, image_name))
+    results["flavor_json"] = [asdict(row) for row in measure_flavor_json(reference, flavor_reference, seconds)]
     _log("one CPU: 1 and 2 workers")
     results["one_cpu"] = [asdict(measurement) for measurement in measure_one_cpu(reference, seconds)]
     _log("production settings: PRELOAD_APP memory, MAX_REQUESTS throughput, hang to unhealthy")

@@ -1,0 +1,31 @@
+"""The FastAPI flavor beside its base: JSON answers per second from each image's default
+configuration, access log off, server on one core; the base serves the bench app's /json,
+the flavor its own sample app's / (a FastAPI route returning a small JSON object)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bake.bench.server import ServerSpec, running
+from bake.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS
+from bake.bench.wrk import LoadResult, run_load
+
+
+@dataclass(frozen=True)
+class FlavorThroughput:
+    image: str
+    path: str
+    load: LoadResult
+
+
+def _json_load(spec: ServerSpec, path: str, seconds: float) -> FlavorThroughput:
+    with running(spec) as server:
+        run_load(server.url(path), WARM_UP_SECONDS, LOAD_CPU)
+        return FlavorThroughput(spec.image, path, run_load(server.url(path), seconds, LOAD_CPU))
+
+
+def measure_flavor_json(base: str, flavor: str, seconds: float) -> list[FlavorThroughput]:
+    return [
+        _json_load(ServerSpec(base, cpuset=SERVER_CPU), "/json", seconds),
+        _json_load(ServerSpec(flavor, cpuset=SERVER_CPU, with_bench_app=False), "/", seconds),
+    ]
