@@ -69,7 +69,7 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
     matrix = load_matrix(run_settings.build_date)
     (image,) = select(matrix, [tag]) if tag else [i for i in matrix.images if i.is_default and i.variant == "slim"]
     fastapi = replace(image, flavor=next(flavor for flavor in matrix.flavors if flavor.name == FASTAPI))
-    _log(f"building {image.tag} and {fastapi.tag} (what the measurements run)")
+    _log(f"building {image.name} and {fastapi.name} (what the measurements run)")
     build([image, fastapi], settings)
     reference = str(local_reference(image, image_name))
 
@@ -96,7 +96,7 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
         results["access_log"].append(asdict(measure_log_point(reference, point, seconds)))
     _log("access log: each step of one line")
     results["access_log_profile"] = [asdict(step) for step in profile_access_line(reference)]
-    _log(f"JSON throughput: {image.tag} and {fastapi.tag}")
+    _log(f"JSON throughput: {image.name} and {fastapi.name}")
     flavor_reference = str(local_reference(fastapi, image_name))
     results["flavor_json"] = [asdict(row) for row in measure_flavor_json(reference, flavor_reference, seconds)]
     _log("one CPU: 1 and 2 workers")

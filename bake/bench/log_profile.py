@@ -16,10 +16,13 @@ PROFILE_SOURCE = """
 import json, logging, os, time
 from uvicorn_gunicorn_runtime.access_log import AccessLogger, BufferedAccessHandler
 from uvicorn_gunicorn_runtime.json_format import JsonFormatter
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 LINES = {lines}
 FORMAT = '%s - "%s %s HTTP/%s" %d'
 ARGS = ("127.0.0.1:50000", "GET", "/", "1.1", 200)
 LINE = (FORMAT % ARGS).encode() + b"\\n"
+SCOPE = {{"type": "http", "client": ("127.0.0.1", 50000), "method": "GET", "path": "/items/1",
+         "raw_path": b"/items/1", "query_string": b"q=x", "root_path": ""}}
 null = os.open(os.devnull, os.O_WRONLY)
 
 def per_line(step):
@@ -45,6 +48,9 @@ json_fast = logger(
     "uvicorn.access", BufferedAccessHandler(open(os.devnull, "w"), interval=60), JsonFormatter(), AccessLogger
 )
 print(json.dumps({{
+    "Uvicorn's arguments of the line (client address, quoted path)": per_line(
+        lambda: (get_client_addr(SCOPE), get_path_with_query_string(SCOPE))
+    ),
     "format the line (% arguments)": per_line(lambda: FORMAT % ARGS),
     "build a LogRecord and format it": per_line(
         lambda: plain.format(record_only.makeRecord("r", 20, "f", 1, FORMAT, ARGS, None))
