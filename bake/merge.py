@@ -18,10 +18,17 @@ from python_on_whales.utils import run
 
 from bake.attestations import REQUIRED_DISTRIBUTIONS, attestation_manifests, read_sboms, sbom_packages
 from bake.date_tag import choose_date_tag
+from bake.flavor_bases import FlavorBaseError, check_flavor_bases
 from bake.matrix import Image
 from bake.publish import PublishError, check_in_registry, verify_release
-from bake.reference import ImageReference, moving_references, repository_of
-from bake.registry import index_digest_and_platforms, platform_manifests, read_manifest, registry_digest
+from bake.reference import ImageReference, moving_references, parse_reference, repository_of
+from bake.registry import (
+    index_digest_and_platforms,
+    platform_layers,
+    platform_manifests,
+    read_manifest,
+    registry_digest,
+)
 from bake.signing import signer_from_environment
 
 
@@ -95,9 +102,27 @@ def check_attestations_kept(merge: Merge) -> None:
         )
 
 
+def _staged_layers(merge: Merge) -> dict[str, list[str]]:
+    """Each platform's layer digests, bottom first, in the registry."""
+    layers: dict[str, list[str]] = {}
+    for source in merge.sources:
+        for platform, found in platform_layers(parse_reference(source)).items():
+            layers[platform] = [layer.digest for layer in found]
+    return layers
+
+
+def check_staged_flavor_bases(merges: Sequence[Merge]) -> None:
+    """Each flavor is merged with the base it was built on, on every platform (see flavor_bases)."""
+    try:
+        check_flavor_bases(merges, _staged_layers, lambda merge: merge.image.name)
+    except FlavorBaseError as error:
+        raise PublishError(str(error)) from None
+
+
 def merge_all(merges: Sequence[Merge], build_date: str) -> dict[str, str]:
     """Writes every date tag (each index signed, its signature and attestations verified), then
     every moving tag; returns each image's index digest by its name."""
+    check_staged_flavor_bases(merges)
     signer = signer_from_environment()
     for merge in merges:
         date_tag = choose_date_tag(merge.image, merge.repository, build_date, merge.digest, registry_digest)

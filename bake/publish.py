@@ -10,13 +10,14 @@ registry; only then do the moving tags follow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from python_on_whales import DockerException, docker
 
 from bake.attestations import verify_attestations
 from bake.date_tag import choose_date_tag
+from bake.flavor_bases import FlavorBaseError, check_flavor_bases
 from bake.image_facts import expected_packages
 from bake.matrix import Image
 from bake.platforms import UNAME_MACHINE
@@ -59,31 +60,16 @@ def plan_publication(image: Image, source_name: str, repository: str, build_date
     return Publication(image, source, docker.image.inspect(source).id, repository, build_date)
 
 
-# The layer ids (diff ids) of a local image, bottom first.
-LayerReader = Callable[[str], Sequence[str]]
+def _local_layers(publication: Publication) -> dict[str, list[str]]:
+    """The layer ids (diff ids) of the local image, bottom first, as the engine's platform runs it."""
+    return {"the engine's platform": list(docker.image.inspect(publication.source).root_fs.layers or [])}
 
 
-def local_layers(reference: str) -> list[str]:
-    return list(docker.image.inspect(reference).root_fs.layers or [])
-
-
-def check_flavor_bases(publications: Sequence[Publication], read_layers: LayerReader = local_layers) -> None:
-    """A flavor is published only together with the base it was built on: its base tag is
-    published in the same run, to the same family, and the flavor's layers start with exactly
-    that base's layers."""
-    bases = {(p.image.name, p.family): p for p in publications if p.image.flavor is None}
-    for publication in publications:
-        if publication.image.flavor is None:
-            continue
-        base = bases.get((publication.image.base_image.name, publication.family))
-        if base is None:
-            raise PublishError(
-                f"{publication.image.name} is published only with its base {publication.image.base_image.name}; "
-                "name both"
-            )
-        below = list(read_layers(base.source))
-        if list(read_layers(publication.source))[: len(below)] != below:
-            raise PublishError(f"{publication.source} was not built on {base.source} as tested; rebuild both")
+def _check_flavor_bases(publications: Sequence[Publication]) -> None:
+    try:
+        check_flavor_bases(publications, _local_layers, lambda publication: publication.source)
+    except FlavorBaseError as error:
+        raise PublishError(str(error)) from None
 
 
 def check_platforms(source: str, platforms: Sequence[str]) -> None:
@@ -129,7 +115,7 @@ def publish(publications: Sequence[Publication], dry_run: bool) -> None:
     its signature and attestations verified), then all moving tags: no tag moves before every
     image is known complete, and a moving tag never points at an index that has no date tag
     or is not verified."""
-    check_flavor_bases(publications)
+    _check_flavor_bases(publications)
     for publication in publications:
         check_platforms(publication.source, publication.image.platforms)
     signer = None if dry_run else signer_from_environment()
@@ -157,6 +143,7 @@ def stage(publications: Sequence[Publication]) -> dict[str, str]:
     built and tested to a staging repository, checks their SBOM and provenance there, and hands
     their digests to the merge; no public tag is written. Returns {name: repository@sha256:...}
     by the image's name (`python3.11-slim`, `fastapi:python3.11-slim`)."""
+    _check_flavor_bases(publications)
     for publication in publications:
         check_platforms(publication.source, publication.image.platforms)
     staged: dict[str, str] = {}

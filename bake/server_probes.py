@@ -1,40 +1,94 @@
-"""How the image tests and the benchmark read a running server: the settings line it prints
-at start, and (as Python source run inside the container) which processes are its workers."""
+"""How the image tests and the benchmark read a running server of the image: the settings
+line it prints at start, which processes are its workers, and their memory. Each harness
+gives two things, its container's output and Python run inside the container; the reading
+itself is here, once."""
 
 from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 # The launcher (or /gunicorn_conf.py) prints the effective settings as one JSON line.
 SETTINGS_LINE = re.compile(r"^\{.*\"workers\".*\}$", re.MULTILINE)
 
-
-def settings_in(output: str) -> dict[str, Any] | None:
-    """The settings a server printed at start, found in its `output`; None if it printed none."""
-    match = SETTINGS_LINE.search(output)
-    if match is None:
-        return None
-    settings: dict[str, Any] = json.loads(match.group(0))
-    return settings
-
-
-# PID 1 is the process manager and its children are the workers, except multiprocessing's
-# resource tracker, which Uvicorn's manager may start. Defines worker_pids() -> list[int].
-DEFINE_WORKER_PIDS = """
-import os
-def _parent_and_command(pid):
+# Runs inside the container. PID 1 is the process manager and its children are the workers,
+# except multiprocessing's resource tracker, which Uvicorn's manager may start.
+_DEFINE_PROCESSES = """
+import json, os
+def _stat_and_command(pid):
     with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-        return stat.read().rsplit(")", 1)[1].split()[1], cmdline.read()
-def worker_pids():
-    pids = []
+        return stat.read().rsplit(")", 1)[1].split(), cmdline.read()
+def processes():
+    found = []
     for pid in sorted(int(name) for name in os.listdir("/proc") if name.isdigit()):
         try:
-            parent, command = _parent_and_command(pid)
+            stat, command = _stat_and_command(pid)
         except OSError:  # it exited meanwhile
             continue
-        if parent == "1" and b"resource_tracker" not in command:
-            pids.append(pid)
-    return pids
+        words = command.decode(errors="replace").replace("\\0", " ").split()
+        found.append((pid, int(stat[1]), stat[0], " ".join(words)))
+    return found
+def worker_pids():
+    return [pid for pid, parent, _, command in processes() if parent == 1 and "resource_tracker" not in command]
+def memory_kib(pid):
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            name, _, rest = line.partition(":")
+            if name in ("Rss", "Pss"):
+                fields[name.lower()] = int(rest.split()[0])
+    return fields
 """
+
+
+class ServerReadError(RuntimeError):
+    """The server did not print what a server of the image prints."""
+
+
+@dataclass(frozen=True)
+class ProcessMemory:
+    pid: int
+    rss_kib: int
+    pss_kib: int
+
+
+class ServerReader(ABC):
+    """A running server of the image, as the tests and the benchmark read it."""
+
+    @abstractmethod
+    def logs(self) -> str:
+        """Everything the container has printed so far."""
+
+    @abstractmethod
+    def python(self, source: str) -> str:
+        """What `python -c source`, run inside the container, printed; it must succeed."""
+
+    def settings(self) -> dict[str, Any]:
+        """The effective settings the server printed at start."""
+        logs = self.logs()
+        match = SETTINGS_LINE.search(logs)
+        if match is None:
+            raise ServerReadError(f"no settings line in the output:\n{logs}")
+        settings: dict[str, Any] = json.loads(match.group(0))
+        return settings
+
+    def worker_pids(self) -> list[int]:
+        pids: list[int] = json.loads(self.python(_DEFINE_PROCESSES + "print(json.dumps(worker_pids()))"))
+        return pids
+
+    def worker_count(self) -> int:
+        return len(self.worker_pids())
+
+    def processes(self) -> str:
+        """pid, parent pid, state and command line of every process, for failure messages."""
+        return self.python(_DEFINE_PROCESSES + "for process in processes(): print(*process)")
+
+    def memory(self) -> tuple[ProcessMemory, list[ProcessMemory]]:
+        """The process manager's (PID 1) memory, and each worker's, read at one moment."""
+        source = "print(json.dumps([[pid, memory_kib(pid)] for pid in [1, *worker_pids()]]))"
+        read = json.loads(self.python(_DEFINE_PROCESSES + source))
+        manager, *workers = [ProcessMemory(pid, fields["rss"], fields["pss"]) for pid, fields in read]
+        return manager, workers

@@ -37,6 +37,7 @@ from bake.platforms import PLATFORM_OF_MACHINE
 from bake.reference import ImageReference, local_reference
 from bake.reporting import reporting_errors
 from bake.selection import select
+from bake.server_probes import ServerReadError
 from bake.settings import settings_from_environment
 
 DOCS = REPO_ROOT / "docs"
@@ -157,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.chdir(REPO_ROOT)  # bake resolves the build context against the working directory
-    return reporting_errors(lambda: _run(args), (LoadError, ServerError))
+    return reporting_errors(lambda: _run(args), (LoadError, ServerError, ServerReadError))
 
 
 if __name__ == "__main__":

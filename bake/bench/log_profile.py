@@ -74,5 +74,5 @@ class LogStep:
 def profile_access_line(image: str) -> list[LogStep]:
     """Each step timed over LINES lines in one process, on the server's core."""
     with running(ServerSpec(image, cpuset=SERVER_CPU)) as server:
-        timings: dict[str, float] = json.loads(server.run_python(PROFILE_SOURCE.format(lines=LINES)))
+        timings: dict[str, float] = json.loads(server.python(PROFILE_SOURCE.format(lines=LINES)))
     return [LogStep(step, microseconds) for step, microseconds in timings.items()]

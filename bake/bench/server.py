@@ -7,13 +7,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import requests
 from python_on_whales import Container, docker
 
 from bake.local_registry import free_port
-from bake.server_probes import settings_in
+from bake.server_probes import ServerReader
 
 BENCH_APP = Path(__file__).with_name("app")
 # Under QEMU a cold start of the arm64 image takes tens of seconds.
@@ -22,7 +21,7 @@ POLL_SECONDS = 0.01
 
 
 class ServerError(RuntimeError):
-    """The server did not come up, or said nothing about its settings."""
+    """The server did not come up."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class ServerSpec:
 
 
 @dataclass
-class RunningServer:
+class RunningServer(ServerReader):
     container: Container
     port: int
     seconds_to_first_200: float
@@ -49,14 +48,10 @@ class RunningServer:
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def settings(self) -> dict[str, Any]:
-        """The JSON line the image's launcher prints at start with its effective settings."""
-        settings = settings_in(str(docker.container.logs(self.container)))
-        if settings is None:
-            raise ServerError(f"no settings line in the logs of {self.container.name}")
-        return settings
+    def logs(self) -> str:
+        return str(docker.container.logs(self.container))
 
-    def run_python(self, source: str) -> str:
+    def python(self, source: str) -> str:
         return str(docker.container.execute(self.container, ["python", "-c", source]))
 
 

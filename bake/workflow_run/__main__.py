@@ -6,7 +6,8 @@ ci.yml runs as on a push; publish.yml as a manual run limited to TAG, publishing
 registry that stands in for Docker Hub and setting the description on a local stand-in
 for the Hub API. Both GitHub runner labels map to this host, so the arm64 job runs here
 under QEMU. Afterwards the registry must hold TAG and its date tag as one index with
-every platform, signed with the run's key pair, and the stand-in the README.
+every platform, signed with the run's key pair (a flavor's TAG: the flavor and its base
+tag, each in its repository), and the stand-in the README.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bake.local_registry import LocalRegistryError, local_registry
-from bake.matrix import REPO_ROOT, MatrixError, load_matrix
+from bake.matrix import REPO_ROOT, Image, MatrixError, load_matrix
 from bake.publish import PublishError
 from bake.reference import ImageReference, local_reference
 from bake.registry import registry_digest_and_platforms
-from bake.selection import SelectionError, select
+from bake.selection import SelectionError, select, with_bases
 from bake.settings import DEFAULT_IMAGE_NAME, SettingsError, settings_from_environment
 from bake.signing import Signer, SigningError, generate_key_pair, verify
 from bake.workflow_run.actions import ActionCopyError, local_copy, pinned_actions
@@ -83,13 +84,13 @@ def _run_act(name: str, event: str, options: Sequence[str]) -> float:
     return time.monotonic() - started
 
 
-def _check_published(repository: str, tag: str, platforms: Sequence[str], build_date: str) -> str:
-    published = ImageReference(repository, tag)
+def _check_published(image: Image, family: str, build_date: str) -> str:
+    published = local_reference(image, family)
     moving = registry_digest_and_platforms(published)
-    dated = registry_digest_and_platforms(published.with_tag(f"{tag}-{build_date}"))
+    dated = registry_digest_and_platforms(published.with_tag(f"{image.tag}-{build_date}"))
     if moving != dated:
         raise WorkflowRunError(f"{published} and its date tag {build_date} are different indexes")
-    if moving[1] != set(platforms):
+    if moving[1] != set(image.platforms):
         raise WorkflowRunError(f"{published} holds {', '.join(sorted(moving[1]))}")
     return moving[0]
 
@@ -125,12 +126,14 @@ def run(tag: str, only: str | None) -> None:
             times["publish"] = _run_act(
                 "publish",
                 "workflow_dispatch",
-                [*options, "--input", f"tags={image.tag}", "--env", f"DATE={build_date}"],
+                [*options, "--input", f"tags={image.name}", "--env", f"DATE={build_date}"],
             )
-            repository = _published_repository(registry)
-            digest = _check_published(repository, image.tag, image.platforms, build_date)
-            print(f"workflows: published {image.tag} and {image.tag}-{build_date} as {digest}", flush=True)
-            verify(Signer("run's key pair"), str(local_reference(image, repository)), digest, public_key)
+            family = _published_repository(registry)
+            for published in with_bases([image]):  # a flavor goes out with its base
+                digest = _check_published(published, family, build_date)
+                reference = local_reference(published, family)
+                print(f"workflows: published {reference} and its date tag {build_date} as {digest}", flush=True)
+                verify(Signer("run's key pair"), str(reference), digest, public_key)
             if record.descriptions.get(HUB_REPOSITORY) != (REPO_ROOT / "README.md").read_text():
                 raise WorkflowRunError("the Hub stand-in did not receive README.md as the description")
             print(f"workflows: Hub description of {HUB_REPOSITORY} set from README.md", flush=True)
@@ -140,7 +143,10 @@ def run(tag: str, only: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bake.workflow_run", description=__doc__)
-    parser.add_argument("tag", help="the one tag publish.yml is limited to, e.g. python3.11-slim")
+    parser.add_argument(
+        "tag",
+        help="the one tag publish.yml is limited to: python3.11-slim, or fastapi:python3.11-slim",
+    )
     parser.add_argument("--only", choices=("ci", "publish"), help="run only this workflow")
     args = parser.parse_args(argv)
     try:

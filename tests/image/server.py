@@ -11,23 +11,10 @@ from dataclasses import dataclass
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy, WaitStrategy
 
-from bake.server_probes import DEFINE_WORKER_PIDS, settings_in
+from bake.server_probes import ServerReader
 
 # Under QEMU a cold start of several workers takes tens of seconds.
 STARTUP_TIMEOUT_SECONDS = 180
-COUNT_WORKERS = DEFINE_WORKER_PIDS + "print(len(worker_pids()))"
-
-
-LIST_PROCESSES = (
-    "import os\n"
-    "for pid in sorted(int(p) for p in os.listdir('/proc') if p.isdigit()):\n"
-    "    try:\n"
-    "        stat = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()\n"
-    "        command = open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode()\n"
-    "    except OSError:\n"
-    "        continue\n"
-    "    print(pid, stat[1], stat[0], command)\n"
-)
 
 
 @dataclass(frozen=True)
@@ -51,7 +38,7 @@ MANAGERS = {
 
 
 @dataclass
-class Server:
+class Server(ServerReader):
     container: DockerContainer
     platform: str
 
@@ -61,13 +48,6 @@ class Server:
     def logs(self) -> str:
         stdout, stderr = self.container.get_logs()
         return stdout.decode() + stderr.decode()
-
-    def settings(self) -> dict[str, object]:
-        """The effective settings /gunicorn_conf.py printed at start."""
-        stdout, _ = self.container.get_logs()
-        settings = settings_in(stdout.decode())
-        assert settings is not None, f"no settings line in the output:\n{self.logs()}"
-        return settings
 
     def run(self, *command: str) -> str:
         """Runs a command inside the container; it must succeed."""
@@ -81,13 +61,6 @@ class Server:
 
     def cpu_count(self) -> int:
         return int(self.python("import os; print(os.cpu_count())"))
-
-    def worker_count(self) -> int:
-        return int(self.python(COUNT_WORKERS))
-
-    def processes(self) -> str:
-        """pid, parent pid and command line of every process, for failure messages."""
-        return self.python(LIST_PROCESSES)
 
     def wait_for_log(self, pattern: str, times: int = 1) -> None:
         LogMessageWaitStrategy(re.compile(pattern, re.MULTILINE), times=times).with_startup_timeout(

@@ -12,7 +12,6 @@ from pathlib import PurePosixPath
 import pytest
 import requests
 
-from bake.server_probes import DEFINE_WORKER_PIDS
 from tests.image.conftest import ImageUnderTest
 from tests.image.server import Manager, Server, serve
 
@@ -57,7 +56,7 @@ def test_a_killed_worker_loses_only_its_last_interval(image: ImageUnderTest, pla
         server.wait_for_log(r"/\?before=19\b")
         for number in range(20):
             session.get(server.url(path=f"/?killed={number}"), timeout=10)
-        server.python(DEFINE_WORKER_PIDS + "import os, signal\nfor pid in worker_pids(): os.kill(pid, signal.SIGKILL)")
+        server.python(f"import os, signal\nfor pid in {server.worker_pids()}: os.kill(pid, signal.SIGKILL)")
         server.wait_for_log(r"Booting worker with pid", times=2)
         logs = server.stop_and_collect_logs()
     assert _numbers_logged(logs, "before") == list(range(20))

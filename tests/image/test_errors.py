@@ -149,6 +149,12 @@ def test_uvicorn_has_the_launcher_import_the_app_first(child_images: ChildImages
     _assert_one_line_error(exited, "importing 'main' failed: ZeroDivisionError: division by zero")
 
 
+def test_reload_refuses_an_inherited_socket(image: ImageUnderTest, platform: str) -> None:
+    # Uvicorn's --reload takes host:port or a unix socket; fd://3 used to become `--host fd --port //3`.
+    exited = _run_command_to_exit(image.image_id, platform, {"BIND": "fd://3"}, "/start-reload.sh")
+    _assert_one_line_error(exited, "BIND='fd://3' is not valid: expected host:port or unix:/path with /start-reload.sh")
+
+
 def test_no_application_at_all(child_images: ChildImages, platform: str) -> None:
     child = child_images.build(platform, {"README": "nothing to run\n"}, "RUN rm /app/main.py\n")
     exited = run_to_exit(child, platform, {})

@@ -5,10 +5,20 @@ conftest.py runs only this module for a flavor, and leaves it out for a base ima
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 import requests
 
-from tests.image.conftest import ChildImages, ImageUnderTest
+from bake.local_registry import local_registry
+from bake.matrix import Image
+from bake.merge import Merge, check_staged_flavor_bases
+from bake.publish import PublishError
+from bake.reference import ImageReference, local_reference, repository_of
+from bake.registry import push_as, registry_digest
+from tests.image.conftest import ChildImages, ImageUnderTest, run_settings
 from tests.image.server import MANAGERS, run_to_exit, serve
 
 
@@ -65,7 +75,7 @@ def test_the_base_runtime_is_inherited(image: ImageUnderTest, platform: str) -> 
     with serve(image.image_id, platform) as server:
         workers = max(server.cpu_count(), 2)
         server.wait_for_log(gunicorn.worker_started, times=workers)
-        assert server.settings()["workers"]["count"] == workers  # type: ignore[index]
+        assert server.settings()["workers"]["count"] == workers
         logs = server.stop_and_collect_logs()
         state = server.container.get_wrapped_container()
         state.reload()
@@ -108,3 +118,29 @@ def test_a_users_image_from_the_flavor_serves_the_users_app(child_images: ChildI
     child = child_images.build(platform, {"app/__init__.py": "", "app/main.py": USER_APPS[flavor]})
     with serve(child, platform) as server:
         assert requests.get(server.url(), timeout=10).json() == {"text": "user app"}
+
+
+def test_merging_takes_a_flavor_only_on_the_base_it_was_built_on(
+    image: ImageUnderTest, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The merge of the runners' staged images reads every platform's layers from the registry
+    and refuses, before any tag is written, a flavor that does not sit on the base beside it."""
+    family = run_settings(request.config).image_name
+    base = image.spec.base_image
+    with local_registry(tmp_path) as registry:
+
+        def staged(spec: Image, source: str) -> Merge:
+            target = ImageReference(f"{registry}/staging/{repository_of(spec, 'ug')}", spec.tag)
+            push_as(source, target)
+            digest = registry_digest(target)
+            assert digest is not None
+            return Merge(spec, f"{registry}/ug", (str(target.at(digest)),), digest, {}, {})
+
+        base_merge = staged(base, str(local_reference(base, family)))
+        flavor_merge = staged(image.spec, image.reference)
+        check_staged_flavor_bases([base_merge, flavor_merge])
+        swapped = [replace(base_merge, sources=flavor_merge.sources), replace(flavor_merge, sources=base_merge.sources)]
+        with pytest.raises(PublishError, match=rf"^{re.escape(image.spec.name)} \(linux/\w+\) was not built on"):
+            check_staged_flavor_bases(swapped)
+        with pytest.raises(PublishError, match="published only with its base"):
+            check_staged_flavor_bases([flavor_merge])

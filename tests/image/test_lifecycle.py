@@ -12,14 +12,19 @@ from tests.image.conftest import PROBE_APP, ChildImages, native_platform
 from tests.image.server import Manager, serve
 
 
+def _expect_qemu_hang_after_uvicorns_stop(request: pytest.FixtureRequest, manager: Manager, platform: str) -> None:
+    """Uvicorn re-raises SIGTERM after its shutdown. As PID 1 the kernel ignores it and the
+    process exits 0, but QEMU's user-mode emulation waits forever for that signal to kill it,
+    so the stop ends in Docker's SIGKILL there."""
+    if manager.name == "uvicorn" and platform != native_platform():
+        request.applymarker(pytest.mark.xfail(reason="QEMU hangs when PID 1 re-raises SIGTERM", strict=True))
+
+
 @pytest.mark.every_platform
 def test_sigterm_finishes_requests_in_flight_and_refuses_new_ones(
     child_images: ChildImages, platform: str, manager: Manager, request: pytest.FixtureRequest
 ) -> None:
-    if manager.name == "uvicorn" and platform != native_platform():
-        # Uvicorn re-raises SIGTERM after its shutdown. As PID 1 the kernel ignores it and the
-        # process exits 0, but QEMU's user-mode emulation waits forever for that signal to kill it.
-        request.applymarker(pytest.mark.xfail(reason="QEMU hangs when PID 1 re-raises SIGTERM", strict=True))
+    _expect_qemu_hang_after_uvicorns_stop(request, manager, platform)
     child = child_images.build(platform, {"main.py": PROBE_APP})
     # One worker: with several, Uvicorn's supervisor keeps the listening socket open until
     # they have all exited (see the README), so only Gunicorn would refuse new connections.
@@ -48,10 +53,11 @@ def test_sigterm_finishes_requests_in_flight_and_refuses_new_ones(
 
 
 def test_a_request_longer_than_graceful_timeout_ends_the_stop_before_the_orchestrators_kill(
-    child_images: ChildImages, platform: str, manager: Manager
+    child_images: ChildImages, platform: str, manager: Manager, request: pytest.FixtureRequest
 ) -> None:
     """GRACEFUL_TIMEOUT (3 s) below the stop timeout (30 s): the server cuts the request off
     and exits by itself, with 0, long before Docker (or Kubernetes) would send SIGKILL."""
+    _expect_qemu_hang_after_uvicorns_stop(request, manager, platform)
     child = child_images.build(platform, {"main.py": PROBE_APP})
     env = {"WEB_CONCURRENCY": "1", "PROCESS_MANAGER": manager.name, "GRACEFUL_TIMEOUT": "3"}
     with serve(child, platform, env=env) as server, ThreadPoolExecutor(max_workers=1) as pool:

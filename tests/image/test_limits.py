@@ -25,7 +25,7 @@ def test_without_limits_all_host_cpus_count(image: ImageUnderTest, platform: str
         server.wait_for_log(GUNICORN.worker_started, times=3 * cpus)
         workers = server.settings()["workers"]
         assert server.worker_count() == 3 * cpus
-    assert workers["cpu_quota"] is None  # type: ignore[index]
+    assert workers["cpu_quota"] is None
 
 
 @pytest.mark.parametrize(
@@ -44,11 +44,11 @@ def test_cpu_limit_sets_the_count(
         server.wait_for_log(GUNICORN.worker_started, times=3)
         workers = server.settings()["workers"]
         assert server.worker_count() == 3
-    assert workers["cpus"] == 1  # type: ignore[index]
-    assert workers["count"] == 3  # type: ignore[index]
-    assert workers["cpu_quota"] == quota  # type: ignore[index]
+    assert workers["cpus"] == 1
+    assert workers["count"] == 3
+    assert workers["cpu_quota"] == quota
     if affinity is not None:
-        assert workers["cpu_affinity"] == affinity  # type: ignore[index]
+        assert workers["cpu_affinity"] == affinity
 
 
 def test_memory_limit_caps_the_count(image: ImageUnderTest, platform: str) -> None:
@@ -57,8 +57,8 @@ def test_memory_limit_caps_the_count(image: ImageUnderTest, platform: str) -> No
         server.wait_for_log(GUNICORN.worker_started, times=4)
         workers = server.settings()["workers"]
         assert server.worker_count() == 4  # 1024 MiB / 256 MiB, below 3 x 2 CPUs
-    assert workers["memory_limit_mb"] == 1024  # type: ignore[index]
-    assert "memory" in workers["rule"]  # type: ignore[index]
+    assert workers["memory_limit_mb"] == 1024
+    assert "memory" in workers["rule"]
 
 
 def test_web_concurrency_wins_over_the_memory_cap(image: ImageUnderTest, platform: str) -> None:
@@ -122,9 +122,9 @@ def test_host_cgroup_namespace_reads_the_containers_own_limits(image: ImageUnder
         workers = server.settings()["workers"]
         cgroup = _cgroup_of_pid_1(server, "memory")
     assert cgroup != "/", "in the host's cgroup namespace the container's cgroup shows its full path"
-    assert workers["cpu_quota"] == 1.0  # type: ignore[index]
-    assert workers["memory_limit_mb"] == 1024  # type: ignore[index]
-    assert workers["count"] == 3  # type: ignore[index]
+    assert workers["cpu_quota"] == 1.0
+    assert workers["memory_limit_mb"] == 1024
+    assert workers["count"] == 3
 
 
 def test_limits_of_a_parent_cgroup_apply(image: ImageUnderTest, platform: str, parent_cgroup: str) -> None:
@@ -137,8 +137,8 @@ def test_limits_of_a_parent_cgroup_apply(image: ImageUnderTest, platform: str, p
         workers = server.settings()["workers"]
         cgroup = _cgroup_of_pid_1(server, "memory")
     assert cgroup.startswith(f"{parent_cgroup}/")
-    assert workers["memory_limit_mb"] == PARENT_MEMORY_MB  # type: ignore[index]
-    assert workers["count"] == PARENT_MEMORY_MB // 256  # type: ignore[index]
+    assert workers["memory_limit_mb"] == PARENT_MEMORY_MB
+    assert workers["count"] == PARENT_MEMORY_MB // 256
 
 
 def test_the_smallest_limit_along_the_cgroup_path_wins(
@@ -152,10 +152,10 @@ def test_the_smallest_limit_along_the_cgroup_path_wins(
     with serve(image.image_id, platform, env=PER_CORE, options=options) as server:
         server.wait_for_log(GUNICORN.worker_started, times=3)
         workers = server.settings()["workers"]
-    assert workers["cpu_quota"] == PARENT_QUOTA_US / 100_000  # type: ignore[index]
-    assert workers["cpus"] == 1  # type: ignore[index]
-    assert workers["memory_limit_mb"] == PARENT_MEMORY_MB  # type: ignore[index]
-    assert workers["count"] == 3  # type: ignore[index]
+    assert workers["cpu_quota"] == PARENT_QUOTA_US / 100_000
+    assert workers["cpus"] == 1
+    assert workers["memory_limit_mb"] == PARENT_MEMORY_MB
+    assert workers["count"] == 3
 
 
 def test_a_malformed_cgroup_value_warns_and_is_ignored(image: ImageUnderTest, platform: str, tmp_path: Path) -> None:
@@ -173,5 +173,5 @@ def test_a_malformed_cgroup_value_warns_and_is_ignored(image: ImageUnderTest, pl
     # so the same line may come twice; it is the only warning, and there is no traceback.
     assert warnings == {f"warning: {quota_file}: ignoring '1O0000'"}, stderr.decode()
     assert "Traceback" not in stderr.decode()
-    assert workers["cpu_quota"] is None  # type: ignore[index]
-    assert workers["cpus"] == cpus  # type: ignore[index]
+    assert workers["cpu_quota"] is None
+    assert workers["cpus"] == cpus

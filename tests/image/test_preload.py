@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bake.server_probes import DEFINE_WORKER_PIDS
 from tests.image.conftest import PROBE_APP, ChildImages
 from tests.image.server import Exited, run_to_exit, serve
 
@@ -21,13 +20,6 @@ SIZEABLE_APP = (
     "        return\n"
     "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
     "    await send({'type': 'http.response.body', 'body': str(len(TABLE)).encode()})\n"
-)
-WORKER_PSS_KIB = (
-    DEFINE_WORKER_PIDS + "def pss(pid):\n"
-    "    for line in open(f'/proc/{pid}/smaps_rollup'):\n"
-    "        if line.startswith('Pss:'):\n"
-    "            return int(line.split()[1])\n"
-    "print(' '.join(str(pss(pid)) for pid in worker_pids()))\n"
 )
 
 
@@ -77,7 +69,8 @@ def _worker_pss_kib(child: str, platform: str, preload: str) -> list[int]:
         server.wait_for_log(r"Booting worker with pid", times=WORKERS)
         for _ in range(200):  # every worker serves, as in production, before it is measured
             assert requests.get(server.url(), timeout=10).text == "400000"
-        return [int(kib) for kib in server.python(WORKER_PSS_KIB).split()]
+        _, workers = server.memory()
+        return [worker.pss_kib for worker in workers]
 
 
 def test_preload_shares_the_applications_memory_between_workers(child_images: ChildImages, platform: str) -> None:

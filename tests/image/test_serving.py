@@ -86,5 +86,5 @@ def test_worker_count(
     with serve(image.image_id, platform, env={**env, "PROCESS_MANAGER": manager.name}) as server:
         want = expected(server.cpu_count())
         server.wait_for_log(manager.worker_started, times=want)
-        assert server.settings()["workers"]["count"] == want  # type: ignore[index]
+        assert server.settings()["workers"]["count"] == want
         assert server.worker_count() == manager.child_processes(want), server.processes()

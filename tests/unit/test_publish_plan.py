@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
+from bake.flavor_bases import FlavorBaseError, check_flavor_bases
 from bake.matrix import Image, load_matrix
-from bake.publish import Publication, PublishError, check_flavor_bases
+from bake.publish import Publication
 from bake.release_plan import release_plan
 from bake.selection import with_bases
 
@@ -25,6 +26,14 @@ def _publication(image: Image, source: str, family: str = "registry.example/acme
     return Publication(image, source, "sha256:index", family, "2026-11-24")
 
 
+def _layers(publication: Publication) -> dict[str, list[str]]:
+    return {"linux/amd64": LAYERS[publication.source]}
+
+
+def _source(publication: Publication) -> str:
+    return publication.source
+
+
 def test_a_flavor_goes_to_its_own_repository_with_the_bases_tags() -> None:
     publication = _publication(FASTAPI, "ug-fastapi:python3.11-slim")
     assert publication.repository == "registry.example/acme/ug-fastapi"
@@ -35,24 +44,26 @@ def test_a_flavor_goes_to_its_own_repository_with_the_bases_tags() -> None:
 
 def test_a_flavor_with_its_base_built_under_it_is_published() -> None:
     publications = [_publication(BASE, "ug:python3.11-slim"), _publication(FASTAPI, "ug-fastapi:python3.11-slim")]
-    check_flavor_bases(publications, LAYERS.__getitem__)
+    check_flavor_bases(publications, _layers, _source)
 
 
 def test_a_flavor_without_its_base_is_refused() -> None:
-    with pytest.raises(PublishError, match=r"^fastapi:python3.11-slim is published only with its base python3.11-slim"):
-        check_flavor_bases([_publication(FASTAPI, "ug-fastapi:python3.11-slim")], LAYERS.__getitem__)
+    with pytest.raises(
+        FlavorBaseError, match=r"^fastapi:python3.11-slim is published only with its base python3.11-slim"
+    ):
+        check_flavor_bases([_publication(FASTAPI, "ug-fastapi:python3.11-slim")], _layers, _source)
     elsewhere = [
         _publication(BASE, "ug:python3.11-slim", "other/ug"),
         _publication(FASTAPI, "ug-fastapi:python3.11-slim"),
     ]
-    with pytest.raises(PublishError, match="published only with its base"):
-        check_flavor_bases(elsewhere, LAYERS.__getitem__)
+    with pytest.raises(FlavorBaseError, match="published only with its base"):
+        check_flavor_bases(elsewhere, _layers, _source)
 
 
 def test_a_flavor_built_on_another_base_is_refused() -> None:
     publications = [_publication(BASE, "ug:python3.11-slim"), _publication(FASTAPI, "ug-fastapi:on-another-base")]
-    with pytest.raises(PublishError, match=r"was not built on ug:python3.11-slim as tested"):
-        check_flavor_bases(publications, LAYERS.__getitem__)
+    with pytest.raises(FlavorBaseError, match=r"was not built on ug:python3.11-slim as tested"):
+        check_flavor_bases(publications, _layers, _source)
 
 
 def test_a_build_of_a_flavor_builds_its_base_first() -> None:
@@ -64,3 +75,25 @@ def test_a_build_of_a_flavor_builds_its_base_first() -> None:
 def test_the_release_plan_takes_a_flavors_base_along() -> None:
     lines = release_plan(["fastapi:python3.11-slim"], "2026-11-24")
     assert lines == ["date=2026-11-24", "tags=python3.11-slim fastapi:python3.11-slim"]
+
+
+@pytest.mark.parametrize(
+    "flavor_arm64",
+    [["sha256:debian-arm64", "sha256:older-server-arm64", "sha256:fastapi"], None],
+    ids=["on-another-base", "platform-missing"],
+)
+def test_every_platform_of_a_flavor_must_sit_on_its_base(flavor_arm64: list[str] | None) -> None:
+    """Merging the runners' staged images: one runner's flavor on another base is refused."""
+    base_layers = {
+        "linux/amd64": ["sha256:debian", "sha256:server"],
+        "linux/arm64": ["sha256:debian-arm64", "sha256:server-arm64"],
+    }
+    flavor_layers = {"linux/amd64": ["sha256:debian", "sha256:server", "sha256:fastapi"]}
+    if flavor_arm64 is not None:
+        flavor_layers["linux/arm64"] = flavor_arm64
+    by_name = {"python3.11-slim": base_layers, "fastapi:python3.11-slim": flavor_layers}
+    placed = [_publication(BASE, "ug:python3.11-slim"), _publication(FASTAPI, "ug-fastapi:python3.11-slim")]
+    with pytest.raises(FlavorBaseError, match=r"^ug-fastapi:python3.11-slim \(linux/arm64\) was not built on"):
+        check_flavor_bases(placed, lambda item: by_name[item.image.name], _source)
+    flavor_layers["linux/arm64"] = ["sha256:debian-arm64", "sha256:server-arm64", "sha256:fastapi"]
+    check_flavor_bases(placed, lambda item: by_name[item.image.name], _source)

@@ -363,6 +363,25 @@ def test_unix_socket_for_uvicorn() -> None:
     assert "--uds /tmp/s.sock" in " ".join(command)
 
 
+def test_reload_refuses_an_inherited_socket_in_one_line(
+    launched: list[list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIND", "fd://3")
+    assert launch.main(["launch", "--reload"]) == 2
+    assert launched == []
+    assert capsys.readouterr().err.splitlines() == [
+        "error: BIND='fd://3' is not valid: expected host:port or unix:/path with /start-reload.sh"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bind", "arguments"),
+    [("[::1]:8080", "--host ::1 --port 8080"), ("unix:/tmp/s.sock", "--uds /tmp/s.sock")],
+)
+def test_reload_listens_where_bind_says(bind: str, arguments: str) -> None:
+    assert arguments in " ".join(reload_command(_settings({"BIND": bind})))
+
+
 def test_reload_command_is_one_process() -> None:
     command = reload_command(_settings({"PORT": "8080"}))
     assert "--reload" in command

@@ -29,20 +29,19 @@ from types import FrameType
 from typing import Any, TextIO
 
 from uvicorn_gunicorn_runtime.json_format import ACCESS_LOGGER, JsonFormatter
+from uvicorn_gunicorn_runtime.settings import access_log_flush_seconds
 
 # An access line made from the logging call's message and arguments, without a LogRecord.
 DirectLine = Callable[[object, tuple[object, ...]], str]
 
-FLUSH_SECONDS_VARIABLE = "ACCESS_LOG_FLUSH_SECONDS"
-DEFAULT_FLUSH_SECONDS = "0.5"
 BUFFER_BYTES = 64 * 1024
 # A signal handler may interrupt the thread that holds a buffer's lock: it waits this long.
 SIGNAL_FLUSH_WAIT_SECONDS = 0.5
 
 
 def flush_seconds() -> float:
-    """The interval the launcher checked (see settings); workers read it from the environment."""
-    return float(os.environ.get(FLUSH_SECONDS_VARIABLE) or DEFAULT_FLUSH_SECONDS)
+    """The interval the launcher checked; workers read it from the environment, by the same rules."""
+    return access_log_flush_seconds(os.environ)
 
 
 class LineBuffer:

@@ -33,17 +33,20 @@ from uvicorn_gunicorn_runtime.settings import (
 USER_CONF_LAYER = Path(__file__).with_name("user_gunicorn_conf.py")
 
 
-def _host_and_port(bind: str) -> list[str]:
-    if bind.startswith("unix:"):
-        return ["--uds", bind.removeprefix("unix:")]
-    host, _, port = bind.rpartition(":")
-    return ["--host", host.strip("[]"), "--port", port]
+def _listen_arguments(bind: str) -> list[str]:
+    address = bind_address(bind)
+    if address is None:
+        raise SettingError(f"BIND={bind!r} is not valid: expected host:port or unix:/path with /start-reload.sh")
+    if isinstance(address, str):
+        return ["--uds", address]
+    host, port = address
+    return ["--host", host, "--port", str(port)]
 
 
 def _uvicorn_common(settings: Settings, logging_config: Path | None) -> list[str]:
     app = settings.app
     arguments = [f"{app.module}:{app.variable}", *(["--factory"] if app.factory else [])]
-    arguments += [*_host_and_port(settings.bind), "--log-level", settings.log_level]
+    arguments += [*_listen_arguments(settings.bind), "--log-level", settings.log_level]
     arguments += ["--access-log"] if settings.access_log else ["--no-access-log"]
     if logging_config is not None:
         arguments += ["--log-config", str(logging_config)]
@@ -74,6 +77,17 @@ def uvicorn_command(settings: Settings, logging_config: Path | None = None) -> l
 
 def reload_command(settings: Settings, logging_config: Path | None = None) -> list[str]:
     return ["uvicorn", *_uvicorn_common(settings, logging_config), "--reload", "--reload-dir", "/app"]
+
+
+def _uvicorn_server(settings: Settings, reload: bool) -> list[str]:
+    """The Uvicorn command to exec, once the application has imported here: Uvicorn's
+    supervisor would restart a worker that cannot import it, in a loop."""
+    from uvicorn_gunicorn_runtime.app_import import load_app
+
+    load_app(settings.app)
+    if reload:
+        return reload_command(settings, _uvicorn_logging(settings, buffered=False))  # each line at once
+    return uvicorn_command(settings, _uvicorn_logging(settings, settings.access_log_flush_seconds > 0))
 
 
 def _uvicorn_logging(settings: Settings, buffered: bool) -> Path | None:
@@ -110,34 +124,24 @@ def main(argv: list[str]) -> int:
         print(f"error: unknown arguments {argv[1:]}; the only option is --reload", file=sys.stderr)
         return 2
     reload = argv[1:] == ["--reload"]
-    logging_config = None
+    uvicorn_server: list[str] | None = None
     try:
         settings = load_from_container(os.environ)
         metrics_notice = _prepare_metrics(settings)
         if reload or settings.process_manager == "uvicorn":
-            from uvicorn_gunicorn_runtime.app_import import load_app
-
-            load_app(settings.app)
-            # Development sees each access line at once.
-            logging_config = _uvicorn_logging(settings, not reload and settings.access_log_flush_seconds > 0)
+            uvicorn_server = _uvicorn_server(settings, reload)
     except SettingError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     os.environ["APP_MODULE"] = settings.app.spec  # the server's environment has it, as the original's had
-    if reload or settings.process_manager == "uvicorn":
+    if uvicorn_server is not None:
         _record_for_healthcheck(settings)  # Gunicorn's master records its own listeners
-    if reload:
-        return exec_server(reload_command(settings, logging_config))
-    if metrics_notice:
-        print(metrics_notice, flush=True)
-    given = os.environ.get("WORKER_CLASS")
-    notice = renamed_worker_class_notice(given, f"WORKER_CLASS={given!r}")
-    if notice:
-        print(notice, flush=True)
-    if settings.process_manager == "uvicorn":
-        # Gunicorn's config file prints this line itself; Uvicorn has no such hook.
-        print(json.dumps(settings.summary()), flush=True)
-        return exec_server(uvicorn_command(settings, logging_config))
+        if not reload:
+            _print_notices(metrics_notice)
+            # Gunicorn's config file prints this line itself; Uvicorn has no such hook.
+            print(json.dumps(settings.summary()), flush=True)
+        return exec_server(uvicorn_server)
+    _print_notices(metrics_notice)
     if settings.gunicorn_conf:
         os.environ["GUNICORN_CONF"] = settings.gunicorn_conf  # the file USER_CONF_LAYER runs
     hand_over(settings)
@@ -146,6 +150,13 @@ def main(argv: list[str]) -> int:
 
     marks_dead = settings.prometheus_multiproc_dir is not None and metrics_notice is None
     return serve(settings.app, gunicorn_command(settings), mark_dead_workers=marks_dead)
+
+
+def _print_notices(metrics_notice: str | None) -> None:
+    given = os.environ.get("WORKER_CLASS")
+    for notice in (metrics_notice, renamed_worker_class_notice(given, f"WORKER_CLASS={given!r}")):
+        if notice:
+            print(notice, flush=True)
 
 
 def exec_server(command: list[str]) -> int:

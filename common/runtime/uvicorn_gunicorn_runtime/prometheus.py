@@ -17,9 +17,9 @@ def client_installed() -> bool:
     return find_spec("prometheus_client") is not None
 
 
-def prepare_directory(directory: str) -> int:
+def prepare_directory(directory: str) -> None:
     """Creates the directory if missing and deletes the *.db files prometheus_client wrote
-    there, nothing else (it may be a volume holding other files); returns how many."""
+    there, nothing else (it may be a volume holding other files)."""
     try:
         os.makedirs(directory, exist_ok=True)
         with os.scandir(directory) as entries:
@@ -31,7 +31,6 @@ def prepare_directory(directory: str) -> int:
     except OSError as error:
         where = f" ({error.filename})" if error.filename and error.filename != directory else ""
         raise SettingError(f"{VARIABLE}={directory!r}: {error.strerror or error}{where}") from None
-    return len(stale)
 
 
 def missing_client_notice() -> str:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from uvicorn_gunicorn_runtime.access_log import DEFAULT_FLUSH_SECONDS, FLUSH_SECONDS_VARIABLE
 from uvicorn_gunicorn_runtime.limits import CpuLimit, cpu_limit, memory_limit
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -277,6 +276,12 @@ def bind_address(bind: str) -> tuple[str, int] | str | None:
     return host.removeprefix("[").removesuffix("]"), int(port)
 
 
+def access_log_flush_seconds(environ: Mapping[str, str]) -> float:
+    """ACCESS_LOG_FLUSH_SECONDS: how long an access line may wait in a batch (see access_log);
+    0 writes each line at once. Read here at start, and again by each worker's handlers."""
+    return Environment(environ).seconds_up_to_one("ACCESS_LOG_FLUSH_SECONDS", "0.5")
+
+
 def bind_from(environ: Mapping[str, str]) -> str:
     """Where the environment says the server listens: BIND, else HOST:PORT, checked."""
     return _bind(Environment(environ))
@@ -384,7 +389,7 @@ def load_settings(
         log_level=env.choice("LOG_LEVEL", "info", LOG_LEVELS),
         log_format=env.choice("LOG_FORMAT", "text", LOG_FORMATS),
         access_log=_log_target(env, "ACCESS_LOG"),
-        access_log_flush_seconds=env.seconds_up_to_one(FLUSH_SECONDS_VARIABLE, DEFAULT_FLUSH_SECONDS),
+        access_log_flush_seconds=access_log_flush_seconds(environ),
         error_log=_log_target(env, "ERROR_LOG"),
         worker_class=_worker_class(env),
         timeout=env.integer("TIMEOUT", 120, minimum=0),
