@@ -20,7 +20,7 @@ from bake.date_tag import choose_date_tag
 from bake.flavor_bases import FlavorBaseError, check_flavor_bases
 from bake.image_facts import expected_packages
 from bake.matrix import Image
-from bake.platforms import UNAME_MACHINE
+from bake.platforms import UNAME_MACHINE, engine_platform
 from bake.reference import ImageReference, local_reference, moving_references, repository_of
 from bake.registry import Reference, push_as, registry_digest, registry_digest_and_platforms
 from bake.signing import Signer, ensure_signed, signer_from_environment
@@ -61,8 +61,8 @@ def plan_publication(image: Image, source_name: str, repository: str, build_date
 
 
 def _local_layers(publication: Publication) -> dict[str, list[str]]:
-    """The layer ids (diff ids) of the local image, bottom first, as the engine's platform runs it."""
-    return {"the engine's platform": list(docker.image.inspect(publication.source).root_fs.layers or [])}
+    """The layer ids (diff ids) of the local image, bottom first, on the engine's own platform."""
+    return {engine_platform(): list(docker.image.inspect(publication.source).root_fs.layers or [])}
 
 
 def _check_flavor_bases(publications: Sequence[Publication]) -> None:

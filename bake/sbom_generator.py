@@ -14,7 +14,7 @@ from pathlib import Path
 from python_on_whales import docker
 
 from bake.matrix import REPO_ROOT
-from bake.platforms import PLATFORM_OF_MACHINE
+from bake.platforms import engine_platform
 from bake.reference import ImageReference
 
 SCANNER_DIR = REPO_ROOT / "bake" / "sbom_scan"
@@ -44,7 +44,7 @@ def ensure_generator(base: str) -> str:
     if docker.image.exists(reference):
         print(f"SBOM generator: {reference}, up to date", flush=True)
         return reference
-    platform = PLATFORM_OF_MACHINE[docker.system.info().architecture or ""]
+    platform = engine_platform()
     docker.buildx.build(
         SCANNER_DIR,
         file=GENERATOR_DOCKERFILE,

@@ -33,7 +33,7 @@ from bake.build import BuildSettings, build, plan_bases
 from bake.ca_bundle import find_ca_bundle
 from bake.local_registry import local_registry
 from bake.matrix import REPO_ROOT, load_matrix
-from bake.platforms import PLATFORM_OF_MACHINE
+from bake.platforms import engine_platform
 from bake.reference import ImageReference, local_reference
 from bake.reporting import reporting_errors
 from bake.selection import select
@@ -116,7 +116,7 @@ def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
     for platform in image.platforms:
         _log(f"start-up: {platform}")
         results["startup"].append(asdict(measure_startup(reference, platform, startup_runs)))
-    native = PLATFORM_OF_MACHINE[os.uname().machine]
+    native = engine_platform()
     _log(f"start-up against a bare Gunicorn start: {native}")
     comparison = compare_with_bare_gunicorn(reference, native, int(mode["comparison_runs"]))
     results["startup_vs_bare"] = asdict(comparison) | {"ratio": comparison.ratio}

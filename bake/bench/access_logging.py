@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bake.bench.server import ServerSpec, running
-from bake.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS
-from bake.bench.wrk import LoadResult, run_load
+from bake.bench.throughput import SERVER_CPU, warmed_load
+from bake.bench.wrk import LoadResult
 
 LOG_OFF = "access log off (ACCESS_LOG=)"
 LINE_BY_LINE = {"ACCESS_LOG_FLUSH_SECONDS": "0"}
@@ -57,6 +57,5 @@ def measure_log_point(image: str, point: LogPoint, seconds: float) -> LogMeasure
         log_driver=point.log_driver,
     )
     with running(spec) as server:
-        run_load(server.url("/"), WARM_UP_SECONDS, LOAD_CPU)
-        load = run_load(server.url("/"), seconds, LOAD_CPU)
+        load = warmed_load(server.url("/"), seconds)
         return LogMeasurement(point.name, load)

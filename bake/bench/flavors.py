@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bake.bench.server import ServerSpec, running
-from bake.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS
-from bake.bench.wrk import LoadResult, run_load
+from bake.bench.throughput import SERVER_CPU, warmed_load
+from bake.bench.wrk import LoadResult
 
 
 @dataclass(frozen=True)
@@ -20,8 +20,7 @@ class FlavorThroughput:
 
 def _json_load(spec: ServerSpec, path: str, seconds: float) -> FlavorThroughput:
     with running(spec) as server:
-        run_load(server.url(path), WARM_UP_SECONDS, LOAD_CPU)
-        return FlavorThroughput(spec.image, path, run_load(server.url(path), seconds, LOAD_CPU))
+        return FlavorThroughput(spec.image, path, warmed_load(server.url(path), seconds))
 
 
 def measure_flavor_json(base: str, flavor: str, seconds: float) -> list[FlavorThroughput]:

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bake.bench.server import ServerSpec, running
-from bake.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS
-from bake.bench.wrk import LoadResult, run_load
+from bake.bench.throughput import SERVER_CPU, warmed_load
+from bake.bench.wrk import LoadResult
 
 JSON_PATH = "/json"
 # 1 is the default; 4 makes a difference between the two rules visible on a small host.
@@ -49,8 +49,7 @@ class LimitResult:
 
 def _load(image: str, limit: Limit, environment: Mapping[str, str], seconds: float) -> LoadResult:
     with running(limit.spec(image, environment, pinned=True)) as server:
-        run_load(server.url(JSON_PATH), WARM_UP_SECONDS, LOAD_CPU)
-        return run_load(server.url(JSON_PATH), seconds, LOAD_CPU)
+        return warmed_load(server.url(JSON_PATH), seconds)
 
 
 def measure_limit(image: str, limit: Limit, workers_per_core: float, seconds: float) -> LimitResult:

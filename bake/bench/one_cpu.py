@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bake.bench.server import ServerSpec, running
-from bake.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS
-from bake.bench.wrk import CONNECTIONS, LoadResult, run_load
+from bake.bench.throughput import SERVER_CPU, warmed_load
+from bake.bench.wrk import CONNECTIONS, LoadResult
 
 WORKER_COUNTS = (1, 2)
 # Connections per endpoint: at 5 ms a request, 64 connections on one worker would wait
@@ -31,7 +31,6 @@ def measure_one_cpu(image: str, seconds: float) -> list[OneCpuMeasurement]:
         spec = ServerSpec(image, {"WEB_CONCURRENCY": str(workers)}, cpuset=SERVER_CPU, access_log_off=False)
         with running(spec) as server:
             for endpoint, connections in ENDPOINTS.items():
-                run_load(server.url(endpoint), WARM_UP_SECONDS, LOAD_CPU, connections)
-                load = run_load(server.url(endpoint), seconds, LOAD_CPU, connections)
+                load = warmed_load(server.url(endpoint), seconds, connections)
                 measurements.append(OneCpuMeasurement(endpoint, workers, connections, load))
     return measurements

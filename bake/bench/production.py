@@ -15,7 +15,7 @@ from python_on_whales import docker
 
 from bake.bench.memory import Footprint, read_memory
 from bake.bench.server import ServerError, ServerSpec, running
-from bake.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS
+from bake.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS, warmed_load
 from bake.bench.wrk import run_load
 
 PRELOAD_WORKERS = 4
@@ -67,8 +67,7 @@ class RecyclingThroughput:
 
 def _requests_per_second(image: str, environment: dict[str, str], seconds: float) -> float:
     with running(ServerSpec(image, environment, cpuset=SERVER_CPU, access_log_off=False)) as server:
-        run_load(server.url("/"), WARM_UP_SECONDS, LOAD_CPU)
-        return run_load(server.url("/"), seconds, LOAD_CPU).requests_per_second
+        return warmed_load(server.url("/"), seconds).requests_per_second
 
 
 def measure_recycling(image: str, seconds: float) -> RecyclingThroughput:

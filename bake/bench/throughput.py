@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bake.bench.memory import ServerMemory, read_memory
 from bake.bench.server import ServerSpec, running
-from bake.bench.wrk import LoadResult, run_load
+from bake.bench.wrk import CONNECTIONS, LoadResult, run_load
 
 # On a small machine wrk and the server each get a core of their own.
 LOAD_CPU = 0
@@ -20,6 +20,12 @@ PLAIN_UVICORN = "one plain uvicorn process"
 PLAIN_UVICORN_COMMAND = (
     "uvicorn", "bench_app:app", "--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning",
 )  # fmt: skip
+
+
+def warmed_load(url: str, seconds: float, connections: int = CONNECTIONS) -> LoadResult:
+    """A short unmeasured load first (imports, caches, connection set-up), then the measured one."""
+    run_load(url, WARM_UP_SECONDS, LOAD_CPU, connections)
+    return run_load(url, seconds, LOAD_CPU, connections)
 
 
 @dataclass(frozen=True)

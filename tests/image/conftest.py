@@ -15,7 +15,7 @@ from bake.bases import base_of
 from bake.ca_bundle import find_ca_bundle
 from bake.hcl import BAKE_FILE
 from bake.matrix import Image, load_matrix
-from bake.platforms import PLATFORM_OF_MACHINE
+from bake.platforms import engine_platform
 from bake.reference import ImageReference, local_reference
 from bake.selection import SelectionError, select
 from bake.settings import DEFAULT_IMAGE_NAME, Settings, SettingsError, settings_from_environment
@@ -76,10 +76,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def native_platform() -> str:
-    return PLATFORM_OF_MACHINE[docker.system.info().architecture or ""]
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "platform" in metafunc.fixturenames:
         spec = _spec(metafunc.config)
@@ -111,7 +107,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _keep_the_suite_of_the_kind(config, items)
     if config.getoption("--platform") or config.getoption("--all-platforms"):
         return
-    native = native_platform()
+    native = engine_platform()
     only_native = config.getoption("--native-only")
     kept: list[pytest.Item] = []
     emulated_only: list[pytest.Item] = []

@@ -20,8 +20,9 @@ import pytest
 from python_on_whales import DockerException, docker
 
 from bake.ca_bundle import find_ca_bundle
+from bake.platforms import engine_platform
 from bake.reference import local_reference
-from tests.image.conftest import ImageUnderTest, native_platform, rebuild
+from tests.image.conftest import ImageUnderTest, rebuild
 
 
 def _pem_body(pem: str) -> bytes:
@@ -64,7 +65,7 @@ def _build(image: ImageUnderTest, bundle: Path, tag: str) -> None:
         tag,
         args={"PIP_REFRESH": uuid.uuid4().hex},
         variables={"CA_BUNDLE": str(bundle)},
-        platform=native_platform(),
+        platform=engine_platform(),
     )
 
 

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.image.conftest import PROBE_APP, ChildImages, native_platform
+from bake.platforms import engine_platform
+from tests.image.conftest import PROBE_APP, ChildImages
 from tests.image.server import Manager, serve
 
 
@@ -16,7 +17,7 @@ def _expect_qemu_hang_after_uvicorns_stop(request: pytest.FixtureRequest, manage
     """Uvicorn re-raises SIGTERM after its shutdown. As PID 1 the kernel ignores it and the
     process exits 0, but QEMU's user-mode emulation waits forever for that signal to kill it,
     so the stop ends in Docker's SIGKILL there."""
-    if manager.name == "uvicorn" and platform != native_platform():
+    if manager.name == "uvicorn" and platform != engine_platform():
         request.applymarker(pytest.mark.xfail(reason="QEMU hangs when PID 1 re-raises SIGTERM", strict=True))
 
 

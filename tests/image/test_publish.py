@@ -33,6 +33,7 @@ from bake.image_facts import expected_packages
 from bake.local_registry import local_registry
 from bake.matrix import REPO_ROOT, Image
 from bake.merge import merge_all, plan_merge
+from bake.platforms import engine_platform
 from bake.publish import PublishError, plan_publication, publish, stage
 from bake.reference import ImageReference, image_references, local_reference
 from bake.registry import (
@@ -47,7 +48,7 @@ from bake.sbom_generator import ensure_generator
 from bake.settings import settings_from_environment
 from bake.signing import Signer, SigningError, generate_key_pair, sign, verify
 from bake.tags import dated_tags
-from tests.image.conftest import ImageUnderTest, native_platform, rebuild
+from tests.image.conftest import ImageUnderTest, rebuild
 
 TODAY = settings_from_environment().date_tag  # the run's DATE, as every other step takes it
 PASSWORD = "test-only"
@@ -384,7 +385,8 @@ def test_a_tag_is_rebuilt_when_its_base_moved_and_only_then(
     while the base stays, and rebuilt once another index is pushed under the base's tag."""
     # The native platform where the image has it; an image built for one emulated platform
     # alone (a runner's platform played on another machine) has only that.
-    platform = native_platform() if native_platform() in image.spec.platforms else image.spec.platforms[0]
+    native = engine_platform()
+    platform = native if native in image.spec.platforms else image.spec.platforms[0]
     base = str(local_reference(image.spec, "python").in_registry(registry))
     push_as(base_of(image.reference), base)
     assert not docker.image.exists(base), "the base is read from the registry, not the local store"
