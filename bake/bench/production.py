@@ -5,6 +5,7 @@ without; and how long the image's HEALTHCHECK takes to call a hung application u
 from __future__ import annotations
 
 import contextlib
+import re
 import statistics
 import threading
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from python_on_whales import docker
 from bake.bench.memory import Footprint, read_memory
 from bake.bench.server import ServerError, ServerSpec, running
 from bake.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS, warmed_load
-from bake.bench.wrk import run_load
+from bake.bench.wrk import CONNECTIONS, run_load
 
 PRELOAD_WORKERS = 4
 SIZEABLE_APP = {"APP_MODULE": "sizeable_app:app"}
@@ -30,6 +31,7 @@ RECYCLING_CONFIGURATIONS = {
     f"{RECYCLING_NAME} PRELOAD_APP=true": {**RECYCLING, "PRELOAD_APP": "true"},
 }
 RECYCLING_ROUNDS = 3  # alternated with the default, so that drift of the machine hits both
+RECYCLED = re.compile(r"Recycled after (\d+) requests \(limit (\d+)\)")
 HEALTH_DEADLINE_SECONDS = 180.0
 
 
@@ -58,6 +60,9 @@ def measure_preload_memory(image: str) -> list[PreloadMemory]:
 @dataclass(frozen=True)
 class RecyclingThroughput:
     rps: dict[str, list[float]]  # configuration: requests/s of each round
+    # configuration: how many requests past its own limit each recycled worker took, every round
+    past_limit: dict[str, list[int]]
+    connections: int = CONNECTIONS
 
     def ratios(self) -> dict[str, float]:
         """Each configuration's median requests/s over the default's."""
@@ -65,18 +70,27 @@ class RecyclingThroughput:
         return {name: statistics.median(runs) / default for name, runs in self.rps.items()}
 
 
-def _requests_per_second(image: str, environment: dict[str, str], seconds: float) -> float:
+def requests_past_limit(logs: str) -> list[int]:
+    """Each recycled worker's requests beyond its own limit, from the line it logs when drained."""
+    return [int(served) - int(limit) for served, limit in RECYCLED.findall(logs)]
+
+
+def _measure_round(image: str, environment: dict[str, str], seconds: float) -> tuple[float, list[int]]:
     with running(ServerSpec(image, environment, cpuset=SERVER_CPU, access_log_off=False)) as server:
-        return warmed_load(server.url("/"), seconds).requests_per_second
+        rps = warmed_load(server.url("/"), seconds).requests_per_second
+        return rps, requests_past_limit(server.logs())
 
 
 def measure_recycling(image: str, seconds: float) -> RecyclingThroughput:
     """The default configuration (access log on) with and without MAX_REQUESTS, alternated."""
     rps: dict[str, list[float]] = {name: [] for name in RECYCLING_CONFIGURATIONS}
+    past_limit: dict[str, list[int]] = {name: [] for name in RECYCLING_CONFIGURATIONS}
     for _ in range(RECYCLING_ROUNDS):
         for name, environment in RECYCLING_CONFIGURATIONS.items():
-            rps[name].append(_requests_per_second(image, environment, seconds))
-    return RecyclingThroughput(rps)
+            round_rps, round_past_limit = _measure_round(image, environment, seconds)
+            rps[name].append(round_rps)
+            past_limit[name].extend(round_past_limit)
+    return RecyclingThroughput(rps, past_limit)
 
 
 @dataclass(frozen=True)
