@@ -30,6 +30,7 @@ from uvicorn_gunicorn_runtime.access_log import flush_before_sigterm
 from uvicorn_gunicorn_runtime.app_import import load_app
 from uvicorn_gunicorn_runtime.healthcheck import record_sockets
 from uvicorn_gunicorn_runtime.settings import AppTarget, SettingError
+from uvicorn_gunicorn_runtime.worker_imports import import_serving_modules
 
 if TYPE_CHECKING:
     from gunicorn.workers.base import Worker
@@ -76,6 +77,8 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
         configured = self.cfg.pre_fork  # the application's own hook, or Gunicorn's no-op
 
         def pre_fork(server: Arbiter, worker: Worker) -> None:
+            if self.arbiter is None:  # the first fork
+                import_serving_modules(worker)
             self.arbiter = server
             gc.freeze()
             gc.enable()
