@@ -7,18 +7,18 @@ offline host), Debian's `docker-registry` binary serves instead. One line says w
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 from python_on_whales import DockerException, docker
 from testcontainers.core.container import DockerContainer
-from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 READY_SECONDS = 30
 REGISTRY_IMAGE = "registry:2"
@@ -29,8 +29,13 @@ class LocalRegistryError(RuntimeError):
     """No local registry could be started."""
 
 
+# docker-registry's line once it listens, at log level info.
+LISTENING = re.compile(r'msg="listening on (127\.0\.0\.1:[0-9]+)"')
+
+
 def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
+    """A loopback TCP port nothing listens on right now (another process may take it before
+    the caller binds it: where the caller can, it lets the kernel choose and reads it back)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -49,30 +54,52 @@ def _image_unavailable_reason() -> str | None:
     return None
 
 
-@contextmanager
-def _container_registry() -> Iterator[str]:
-    port = free_port()
-    container = (
-        DockerContainer(REGISTRY_IMAGE)
-        # docker-py takes (address, port) to publish on loopback only; testcontainers' hint says str | int.
-        .with_bind_ports(REGISTRY_PORT, ("127.0.0.1", port))  # type: ignore[arg-type]
-        .waiting_for(HttpWaitStrategy(REGISTRY_PORT, "/v2/").for_status_code(200).with_startup_timeout(READY_SECONDS))
-    )
-    with container:
-        yield f"127.0.0.1:{port}"
+def _answers(address: str) -> bool:
+    """Whether the registry API's root answers 200 at host:port `address`."""
+    try:
+        return requests.get(f"http://{address}/v2/", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
 
 
-def _wait_until_serving(address: str, server: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_until_serving(
+    address: Callable[[], str | None], running: Callable[[], bool], output: Callable[[], str]
+) -> str:
+    """The registry's host:port (`address`: None while it is not known yet), once its API
+    answers there; fails once it is not `running`, or at the deadline, with its `output`."""
     deadline = time.monotonic() + READY_SECONDS
-    while True:  # readiness: the API root answers 200
-        try:
-            if requests.get(f"http://{address}/v2/", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise LocalRegistryError(f"docker-registry did not start: {log.read_text()}")
+    while True:
+        now = address()
+        if now and _answers(now):
+            return now
+        if not running() or time.monotonic() > deadline:
+            raise LocalRegistryError(f"the local registry did not start: {output()}")
         time.sleep(0.1)
+
+
+@contextmanager
+def _container_registry(labels: Mapping[str, str]) -> Iterator[str]:
+    container = DockerContainer(REGISTRY_IMAGE).with_kwargs(labels=dict(labels))
+    # On loopback only, at a port the engine chooses: docker-py takes (address,) for that.
+    # testcontainers' with_bind_ports takes a port alone, so its table is written directly.
+    container.ports[f"{REGISTRY_PORT}/tcp"] = ("127.0.0.1",)  # type: ignore[assignment]
+    with container:
+        wrapped = container.get_wrapped_container()
+
+        def running() -> bool:
+            wrapped.reload()
+            return wrapped.status in ("created", "running")
+
+        # Read at 127.0.0.1, where it listens: testcontainers' waits would ask at the address
+        # it takes for the engine's host, which may be a bridge's gateway.
+        port = container.get_exposed_port(REGISTRY_PORT)
+        yield _wait_until_serving(lambda: f"127.0.0.1:{port}", running, lambda: wrapped.logs().decode())
+
+
+def _logged_address(log: Path) -> str | None:
+    """Where docker-registry, told port 0, says the kernel put it."""
+    found = LISTENING.search(log.read_text())
+    return found.group(1) if found else None
 
 
 def _print_internal_errors(log: Path) -> None:
@@ -84,19 +111,21 @@ def _print_internal_errors(log: Path) -> None:
 
 @contextmanager
 def _binary_registry(directory: Path) -> Iterator[str]:
-    address = f"127.0.0.1:{free_port()}"
     config = directory / "config.yml"
+    # Port 0: the kernel chooses a free one as the registry binds, and its log says which.
+    # Level info for that line; the access log, which info would add, stays off.
     config.write_text(
-        "version: 0.1\nlog:\n  level: warn\n"
+        "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {directory / 'data'}\n"
-        f"http:\n  addr: {address}\n"
+        "http:\n  addr: 127.0.0.1:0\n"
     )
     log_path = directory / "registry.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_until_serving(address, server, log_path)
-            yield address
+            yield _wait_until_serving(
+                lambda: _logged_address(log_path), lambda: server.poll() is None, log_path.read_text
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -104,13 +133,13 @@ def _binary_registry(directory: Path) -> Iterator[str]:
 
 
 @contextmanager
-def local_registry(directory: Path) -> Iterator[str]:
+def local_registry(directory: Path, labels: Mapping[str, str] | None = None) -> Iterator[str]:
     """Starts a registry on 127.0.0.1 (storage in `directory` where it is a local process);
-    yields its host:port."""
+    yields its host:port. `labels` go on its container, where it is one."""
     unavailable = _image_unavailable_reason()
     if unavailable is None:
         print(f"local registry: a {REGISTRY_IMAGE} container", flush=True)
-        with _container_registry() as address:
+        with _container_registry(labels or {}) as address:
             yield address
         return
     if shutil.which("docker-registry") is None:

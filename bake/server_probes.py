@@ -15,7 +15,8 @@ from typing import Any
 SETTINGS_LINE = re.compile(r"^\{.*\"workers\".*\}$", re.MULTILINE)
 
 # Runs inside the container. PID 1 is the process manager and its children are the workers,
-# except multiprocessing's resource tracker, which Uvicorn's manager may start.
+# except multiprocessing's resource tracker, which Uvicorn's manager may start, and zombies:
+# a killed worker stays in /proc, in state Z, until its manager reaps it.
 _DEFINE_PROCESSES = """
 import json, os
 def _stat_and_command(pid):
@@ -31,8 +32,12 @@ def processes():
         words = command.decode(errors="replace").replace("\\0", " ").split()
         found.append((pid, int(stat[1]), stat[0], " ".join(words)))
     return found
-def worker_pids():
-    return [pid for pid, parent, _, command in processes() if parent == 1 and "resource_tracker" not in command]
+def worker_pids(manager):
+    return [
+        pid
+        for pid, parent, state, command in processes()
+        if parent == manager and state not in ("Z", "X") and "resource_tracker" not in command
+    ]
 def memory_kib(pid):
     fields = {}
     with open(f"/proc/{pid}/smaps_rollup") as rollup:
@@ -58,6 +63,8 @@ class ProcessMemory:
 class ServerReader(ABC):
     """A running server of the image, as the tests and the benchmark read it."""
 
+    manager_pid = 1  # the process manager's, in the image
+
     @abstractmethod
     def logs(self) -> str:
         """Everything the container has printed so far."""
@@ -76,7 +83,8 @@ class ServerReader(ABC):
         return settings
 
     def worker_pids(self) -> list[int]:
-        pids: list[int] = json.loads(self.python(_DEFINE_PROCESSES + "print(json.dumps(worker_pids()))"))
+        source = f"print(json.dumps(worker_pids({self.manager_pid})))"
+        pids: list[int] = json.loads(self.python(_DEFINE_PROCESSES + source))
         return pids
 
     def worker_count(self) -> int:
@@ -88,7 +96,8 @@ class ServerReader(ABC):
 
     def memory(self) -> tuple[ProcessMemory, list[ProcessMemory]]:
         """The process manager's (PID 1) memory, and each worker's, read at one moment."""
-        source = "print(json.dumps([[pid, memory_kib(pid)] for pid in [1, *worker_pids()]]))"
+        pids = f"[{self.manager_pid}, *worker_pids({self.manager_pid})]"
+        source = f"print(json.dumps([[pid, memory_kib(pid)] for pid in {pids}]))"
         read = json.loads(self.python(_DEFINE_PROCESSES + source))
         manager, *workers = [ProcessMemory(pid, fields["rss"], fields["pss"]) for pid, fields in read]
         return manager, workers

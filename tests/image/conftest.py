@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
-from python_on_whales import docker
+from python_on_whales import DockerException, docker
 
-from bake.bases import base_of
+from bake.base_digest import BASE_DIGEST_LABEL, BASE_LABEL
 from bake.ca_bundle import find_ca_bundle
 from bake.hcl import BAKE_FILE
 from bake.matrix import Image, load_matrix
@@ -19,11 +19,40 @@ from bake.platforms import engine_platform
 from bake.reference import ImageReference, local_reference
 from bake.selection import SelectionError, select
 from bake.settings import DEFAULT_IMAGE_NAME, Settings, SettingsError, settings_from_environment
+from tests.image.leftovers import SESSION_LABEL, is_over, session_labels, this_session
 from tests.image.server import MANAGERS, Manager
 
 # Ryuk, testcontainers' reaper, is an image that cannot be pulled here; containers are
-# removed by the tests' own context managers instead.
+# removed by the tests' own context managers instead, and what an interrupted run left
+# behind by the next run (see tests/image/leftovers.py).
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+def _remove_labelled(is_to_go: Callable[[str], bool]) -> None:
+    """Removes the containers, then the images, labelled by a test session whose label
+    `is_to_go`. One that cannot be removed is named in a line, and the run goes on."""
+    containers = docker.container.list(all=True, filters=[("label", SESSION_LABEL)])
+    images = docker.image.list(filters=[("label", SESSION_LABEL)])
+    for kind, remove, found in (
+        ("container", lambda each: docker.container.remove(each, force=True, volumes=True), containers),
+        ("image", lambda each: docker.image.remove(each, force=True), images),
+    ):
+        for each in found:
+            if is_to_go((each.config.labels or {}).get(SESSION_LABEL, "")):
+                try:
+                    remove(each.id)
+                except DockerException as error:
+                    print(f"leftover {kind} {each.id} not removed: {error.stderr or error}", flush=True)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    here = this_session()
+    _remove_labelled(lambda label: is_over(label, here))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    own = session_labels()[SESSION_LABEL]
+    _remove_labelled(lambda label: label == own)
 
 
 @dataclass(frozen=True)
@@ -169,7 +198,15 @@ class ChildImages:
             tag = str(ImageReference("uvicorn-gunicorn-test/child", f"{key}-{os.getpid()}"))
             # As the image's own build: pip trusts the host's CA bundle, which no layer keeps.
             secrets = [f"id=pip-ca,src={find_ca_bundle()}"] if requirements else []
-            docker.buildx.build(context, platforms=[platform], tags=[tag], load=True, progress=False, secrets=secrets)
+            docker.buildx.build(
+                context,
+                platforms=[platform],
+                tags=[tag],
+                load=True,
+                progress=False,
+                secrets=secrets,
+                labels=session_labels(),
+            )
             self.built[key] = tag
         return docker.image.inspect(self.built[key]).id
 
@@ -192,6 +229,20 @@ def manager(request: pytest.FixtureRequest) -> Manager:
     return chosen
 
 
+def built_on(image: ImageUnderTest) -> dict[str, str]:
+    """The build arguments that put a rebuild on the very base index the image was built on,
+    as its labels record it: FROM that digest where the base comes from a registry (as the
+    build pins it); where it is in the local store, that image must still be that index."""
+    labels = docker.image.inspect(image.reference).config.labels or {}
+    base, digest = labels[BASE_LABEL], labels[BASE_DIGEST_LABEL]
+    if not docker.image.exists(base):
+        return {"BASE_IMAGE": base, "BASE_DIGEST": digest, "BASE_PIN": digest}
+    now = docker.image.inspect(base).id
+    if now != digest:
+        pytest.fail(f"{base} is now {now}, not {digest}, the base {image.reference} was built on: build it again")
+    return {"BASE_IMAGE": base, "BASE_DIGEST": digest}
+
+
 def rebuild(
     image: ImageUnderTest,
     tag: str,
@@ -199,12 +250,15 @@ def rebuild(
     variables: Mapping[str, str] | None = None,
     platform: str | None = None,
 ) -> None:
-    """Builds the image's bake target again, on the base it was built on, loaded as `tag`."""
+    """Builds the image's bake target again, on the base it was built on (unless `args` name
+    another), loaded as `tag`, with this session's labels."""
     target = image.spec.target
+    given = dict(args or {})
+    build_args = {**({} if "BASE_IMAGE" in given else built_on(image)), **given}
     overrides = {
         f"{target}.tags": tag,
-        f"{target}.args.BASE_IMAGE": base_of(image.reference),
-        **{f"{target}.args.{name}": value for name, value in (args or {}).items()},
+        **{f"{target}.args.{name}": value for name, value in build_args.items()},
+        **{f"{target}.labels.{name}": value for name, value in session_labels().items()},
     }
     overrides[f"{target}.platform"] = platform or ",".join(image.spec.platforms)
     docker.buildx.bake(

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import re
+import functools
+import json
+import math
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from testcontainers.core.container import DockerContainer
-from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy, WaitStrategy
+from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy, WaitStrategy
 
+from bake.platforms import engine_platform
 from bake.server_probes import ServerReader
-
-# Under QEMU a cold start of several workers takes tens of seconds.
-STARTUP_TIMEOUT_SECONDS = 180
+from tests.image.leftovers import session_labels
+from tests.image.waiting import REAL_TIME, Clock, count_matches, poll, startup_deadline
+from tests.image.waiting import STARTUP_TIMEOUT_SECONDS as STARTUP_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,64 @@ MANAGERS = {
 }
 
 
+# Runs inside the container: the CPUs PID 1 may be scheduled on, and the CPU quota files of
+# the container's own cgroup (v2, then v1), as they are.
+_READ_CPU_LIMITS = """
+import json, os
+def text(path):
+    try:
+        with open(path) as file:
+            return file.read().strip()
+    except OSError:
+        return None
+quota_files = ["/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"]
+print(json.dumps([len(os.sched_getaffinity(1)), *map(text, quota_files)]))
+"""
+
+
+def cpu_quota(cpu_max: str | None, cfs_quota_us: str | None, cfs_period_us: str | None) -> float | None:
+    """CPUs' worth of time per period that cgroup v2's cpu.max or v1's two files allow; None: no quota."""
+    if cpu_max is not None:
+        quota, period = cpu_max.split()
+        return None if quota == "max" else int(quota) / int(period)
+    if cfs_quota_us in (None, "-1") or cfs_period_us is None:
+        return None
+    return int(cfs_quota_us) / int(cfs_period_us)
+
+
+def usable_cpus(affinity: int, quota: float | None) -> int:
+    """One per CPU of the affinity, at most the quota rounded up, at least one: what the
+    README promises one worker per."""
+    return affinity if quota is None else max(1, min(affinity, math.ceil(quota)))
+
+
+def engine_time(text: str) -> datetime:
+    """A time the engine wrote (RFC 3339, in UTC), its nanoseconds cut to what datetime holds."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{fraction[:6].ljust(6, '0')}+00:00")
+
+
+@functools.cache
+def _native_platform() -> str:
+    return engine_platform()
+
+
+@dataclass(frozen=True)
+class _LogReading:
+    running: bool
+    logs: str
+
+
 @dataclass
 class Server(ServerReader):
     container: DockerContainer
     platform: str
+    emulated: bool
+    clock: Clock = REAL_TIME
+
+    def deadline(self, workers: int = 1) -> float:
+        """Seconds a start of `workers` workers may take on this server's platform."""
+        return startup_deadline(self.emulated, workers)
 
     def url(self, port: int = 80, path: str = "/") -> str:
         return f"http://{self.container.get_container_host_ip()}:{self.container.get_exposed_port(port)}{path}"
@@ -60,12 +119,48 @@ class Server(ServerReader):
         return self.run("python", "-c", code).strip()
 
     def cpu_count(self) -> int:
+        """os.cpu_count() in the container: the host's CPUs, whatever the container's limits."""
         return int(self.python("import os; print(os.cpu_count())"))
 
-    def wait_for_log(self, pattern: str, times: int = 1) -> None:
-        LogMessageWaitStrategy(re.compile(pattern, re.MULTILINE), times=times).with_startup_timeout(
-            STARTUP_TIMEOUT_SECONDS
-        ).wait_until_ready(self.container)
+    def cpu_affinity(self) -> int:
+        """The CPUs the server (PID 1) may be scheduled on."""
+        return len(self.python("import os; print(*os.sched_getaffinity(1))").split())
+
+    def usable_cpus(self) -> int:
+        """The CPUs the container may use, read from its affinity and its own cgroup's CPU quota."""
+        affinity, *quota_files = json.loads(self.python(_READ_CPU_LIMITS))
+        return usable_cpus(affinity, cpu_quota(*quota_files))
+
+    def _is_running(self) -> bool:
+        wrapped = self.container.get_wrapped_container()
+        wrapped.reload()
+        return wrapped.status in ("created", "running")
+
+    def _read_logs(self) -> _LogReading:
+        running = self._is_running()  # first: once it has stopped, the logs read next are complete
+        return _LogReading(running, self.logs())
+
+    def wait_for_log(self, pattern: str, times: int = 1, seconds: float | None = None) -> str:
+        """Polls the logs until `pattern` (a regular expression; ^ and $ match at each line) has
+        matched `times` times, and returns them. Fails once the container has stopped short of
+        that, or at the deadline: `seconds`, by default the start-up deadline of `times` workers."""
+        seconds = self.deadline(times) if seconds is None else seconds
+        reading = poll(
+            self._read_logs,
+            lambda read: count_matches(pattern, read.logs) >= times or not read.running,
+            seconds,
+            self.clock,
+        )
+        found = count_matches(pattern, reading.logs)
+        why = f"within {seconds:.0f} s" if reading.running else "before the container stopped"
+        assert found >= times, f"{pattern!r} matched {found} of {times} times {why}:\n{reading.logs}"
+        return reading.logs
+
+    def worker_count_once_settled(self, expected: int) -> int:
+        """The number of worker processes, read until it is `expected` or the deadline of that
+        many workers passes: Gunicorn forks its workers one after another (and replaces a dead
+        one), so a count read at once can be short of what it is about to be."""
+        return poll(self.worker_count, lambda count: count == expected, self.deadline(expected), self.clock)
 
     def stop_and_collect_logs(self) -> str:
         """Stops the server with SIGTERM, waits for it to exit, and returns everything it logged."""
@@ -79,14 +174,29 @@ def http_ready(port: int = 80) -> WaitStrategy:
     return HttpWaitStrategy(port).for_status_code(200).with_startup_timeout(STARTUP_TIMEOUT_SECONDS)
 
 
+def ready_inside(*command: str) -> WaitStrategy:
+    """Ready once `command`, run in the container, succeeds: for a server only reachable from
+    inside, or only under a name the host does not know."""
+    return ExecWaitStrategy(list(command)).with_startup_timeout(STARTUP_TIMEOUT_SECONDS)
+
+
+def bind_mount(source: str | Path, target: str, read_only: bool = True) -> dict[str, object]:
+    """A bind mount in the form of the engine's API, for the `mounts` option (docker-py's)."""
+    return {"Type": "bind", "Source": str(source), "Target": target, "ReadOnly": read_only}
+
+
 def _container(
     image_id: str,
     platform: str,
     env: Mapping[str, str] | None,
     tmpfs: str | None = None,
     options: Mapping[str, object] | None = None,
+    command: str | None = None,
 ) -> DockerContainer:
-    container = DockerContainer(image_id).with_kwargs(platform=platform, **(options or {}))
+    labels = session_labels()  # so that one left behind by an interrupted run is removed by the next
+    container = DockerContainer(image_id).with_kwargs(platform=platform, labels=labels, **(options or {}))
+    if command:
+        container.with_command(command)
     if tmpfs:
         container.with_tmpfs_mount(tmpfs)
     for key, value in (env or {}).items():
@@ -109,12 +219,10 @@ def serve(
 
     `options` go to docker-py's `containers.create` (user, read_only, nano_cpus, mem_limit, ...).
     """
-    container = _container(image_id, platform, env, tmpfs, options).with_exposed_ports(port)
-    if command:
-        container.with_command(command)
+    container = _container(image_id, platform, env, tmpfs, options, command).with_exposed_ports(port)
     container.waiting_for(ready or http_ready(port))
     with container:
-        yield Server(container, platform)
+        yield Server(container, platform, emulated=platform != _native_platform())
 
 
 @dataclass(frozen=True)
@@ -125,11 +233,29 @@ class Exited:
     seconds: float
 
 
-def run_to_exit(image_id: str, platform: str, env: Mapping[str, str], timeout: float = 120) -> Exited:
-    """Runs a container that is expected to stop by itself, and reports how."""
-    with _container(image_id, platform, env) as container:
+def run_to_exit(
+    image_id: str, platform: str, env: Mapping[str, str], timeout: float = 120, command: str | None = None
+) -> Exited:
+    """Runs a container that is expected to stop by itself (with the image's command, or
+    `command`), and reports how."""
+    with _container(image_id, platform, env, command=command) as container:
         started = time.monotonic()
         status = container.get_wrapped_container().wait(timeout=timeout)
         seconds = time.monotonic() - started
         stdout, stderr = container.get_logs()
     return Exited(status["StatusCode"], stdout.decode(), stderr.decode(), seconds)
+
+
+def assert_app_error(exited: Exited, expected: str) -> None:
+    """Gunicorn's workers import the application (the launcher does not, so that checking costs
+    no start any time): Gunicorn's own lines about its start come first, then it stops after
+    its first round of workers, and the launcher says why in one line, the last, once."""
+    lines = [line for line in exited.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert exited.code == 2, exited
+    assert len(errors) == 1 and expected in errors[0], lines
+    assert lines[-1] == errors[0], lines
+    assert "Traceback" not in exited.stdout + exited.stderr
+    workers = json.loads(exited.stdout.splitlines()[-1])["workers"]["count"]
+    assert sum("Booting worker" in line for line in lines) <= workers, lines  # no worker was restarted
+    assert exited.seconds < 30

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from tests.image.conftest import ImageUnderTest
-from tests.image.server import STARTUP_TIMEOUT_SECONDS, Manager, serve
+from tests.image.server import Manager, ready_inside, serve
 
 pytestmark = pytest.mark.every_platform
 
@@ -22,11 +21,9 @@ def test_port(image: ImageUnderTest, platform: str, manager: Manager) -> None:
 
 
 def test_host_loopback_is_reachable_only_from_inside(image: ImageUnderTest, platform: str) -> None:
-    listening = LogMessageWaitStrategy(r"Listening at: http://127\.0\.0\.1:80 ").with_startup_timeout(
-        STARTUP_TIMEOUT_SECONDS
-    )
-    with serve(image.image_id, platform, env={"HOST": "127.0.0.1"}, ready=listening) as server:
-        inside = server.run("python", "-c", FETCH_INSIDE, "http://127.0.0.1:80/").strip()
+    fetch_inside = ("python", "-c", FETCH_INSIDE, "http://127.0.0.1:80/")
+    with serve(image.image_id, platform, env={"HOST": "127.0.0.1"}, ready=ready_inside(*fetch_inside)) as server:
+        inside = server.run(*fetch_inside).strip()
         with pytest.raises(requests.ConnectionError):
             requests.get(server.url(), timeout=10)
     assert inside == "200"

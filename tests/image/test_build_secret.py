@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
 import tarfile
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from bake.ca_bundle import find_ca_bundle
 from bake.platforms import engine_platform
 from bake.reference import local_reference
 from tests.image.conftest import ImageUnderTest, rebuild
+from tests.image.tls import self_signed
 
 
 def _pem_body(pem: str) -> bytes:
@@ -32,30 +32,8 @@ def _pem_body(pem: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def canary(tmp_path_factory: pytest.TempPathFactory) -> str:
-    directory = tmp_path_factory.mktemp("canary")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=uvicorn-gunicorn build secret canary",
-            "-keyout",
-            str(directory / "key.pem"),
-            "-out",
-            str(directory / "cert.pem"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return (directory / "cert.pem").read_text()
+    made = self_signed(tmp_path_factory.mktemp("canary"), "/CN=uvicorn-gunicorn build secret canary")
+    return made.certificate.read_text()
 
 
 def _build(image: ImageUnderTest, bundle: Path, tag: str) -> None:

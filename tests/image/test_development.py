@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
@@ -19,16 +20,30 @@ def test_reload_serves_the_edited_app(child_images: ChildImages, platform: str) 
         HttpWaitStrategy(80).for_response_predicate(lambda body: '"edited"' in body).with_startup_timeout(
             STARTUP_TIMEOUT_SECONDS
         ).wait_until_ready(server.container)
-        assert server.worker_count() == 1
+        assert server.worker_count_once_settled(1) == 1, server.processes()
 
 
-def test_reload_honours_port_log_level_and_access_log(image: ImageUnderTest, platform: str) -> None:
-    env = {"PORT": "8080", "LOG_LEVEL": "warning", "ACCESS_LOG": ""}
-    with serve(image.image_id, platform, env=env, port=8080, command="/start-reload.sh") as server:
+def _logs_of_one_request(image: ImageUnderTest, platform: str, env: dict[str, str]) -> str:
+    """Everything /start-reload.sh on PORT=8080 logs, from its start to its stop, around one GET /quiet."""
+    with serve(image.image_id, platform, env={"PORT": "8080", **env}, port=8080, command="/start-reload.sh") as server:
         assert requests.get(server.url(8080, "/quiet"), timeout=10).status_code == 200
-        logs = server.stop_and_collect_logs()
-    assert "/quiet" not in logs
+        return server.stop_and_collect_logs()
+
+
+@pytest.mark.parametrize(("access_log", "logged"), [("-", True), ("", False)], ids=["ACCESS_LOG=-", "ACCESS_LOG="])
+def test_reload_honours_port_and_access_log(
+    image: ImageUnderTest, platform: str, access_log: str, logged: bool
+) -> None:
+    # At the info level, where access lines would show: the server's own info lines are there.
+    logs = _logs_of_one_request(image, platform, {"ACCESS_LOG": access_log})
+    assert "INFO:" in logs
+    assert ('"GET /quiet HTTP/1.1" 200' in logs) is logged, logs
+
+
+def test_reload_honours_log_level(image: ImageUnderTest, platform: str) -> None:
+    logs = _logs_of_one_request(image, platform, {"LOG_LEVEL": "warning"})
     assert "INFO:" not in logs
+    assert "/quiet" not in logs
 
 
 def test_reload_runs_the_prestart_script(child_images: ChildImages, platform: str) -> None:

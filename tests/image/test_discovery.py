@@ -95,14 +95,14 @@ def test_gunicorn_config_file(
     with serve(child, platform, env=env) as server:
         server.wait_for_log(r"Booting worker with pid", times=3)
         assert f"conf: {name}" in server.logs()
-        assert server.worker_count() == 3
+        assert server.worker_count_once_settled(3) == 3, server.processes()
 
 
 def test_gunicorn_cmd_args_win_over_everything(image: ImageUnderTest, platform: str) -> None:
     env = {"GUNICORN_CMD_ARGS": "--workers 3", "WEB_CONCURRENCY": "1"}
     with serve(image.image_id, platform, env=env) as server:
         server.wait_for_log(r"Booting worker with pid", times=3)
-        assert server.worker_count() == 3
+        assert server.worker_count_once_settled(3) == 3, server.processes()
 
 
 PRESTART = "echo 'prestart: hello from {name}'\nexport PRESTART_MARK={name}\n"

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Mapping
-
 import pytest
 from _pytest.mark import ParameterSet
-from testcontainers.core.container import DockerContainer
 
 from tests.image.conftest import ChildImages, ImageUnderTest
-from tests.image.server import Exited, run_to_exit
+from tests.image.server import Exited, assert_app_error, run_to_exit
 
 BROKEN_APP = "import json\nvalue = 1 / 0\n"
 
@@ -111,27 +106,12 @@ APP_ERRORS = [
 def test_an_app_gunicorn_cannot_load_is_named_in_one_line(
     image: ImageUnderTest, platform: str, env: dict[str, str], expected: str
 ) -> None:
-    _assert_app_error(run_to_exit(image.image_id, platform, env, timeout=60), expected)
-
-
-def _assert_app_error(exited: Exited, expected: str) -> None:
-    """Gunicorn's workers import the application (the launcher does not, so that checking costs
-    no start any time): Gunicorn's own lines about its start come first, then it stops after
-    its first round of workers, and the launcher says why in one line, the last, once."""
-    lines = [line for line in exited.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert exited.code == 2, exited
-    assert len(errors) == 1 and expected in errors[0], lines
-    assert lines[-1] == errors[0], lines
-    assert "Traceback" not in exited.stdout + exited.stderr
-    workers = json.loads(exited.stdout.splitlines()[-1])["workers"]["count"]
-    assert sum("Booting worker" in line for line in lines) <= workers, lines  # no worker was restarted
-    assert exited.seconds < 30
+    assert_app_error(run_to_exit(image.image_id, platform, env, timeout=60), expected)
 
 
 def test_app_that_fails_to_import(child_images: ChildImages, platform: str) -> None:
     child = child_images.build(platform, {"main.py": BROKEN_APP})
-    _assert_app_error(
+    assert_app_error(
         run_to_exit(child, platform, {}),
         "importing 'main' failed: ZeroDivisionError: division by zero (/app/main.py, line 2)",
     )
@@ -143,7 +123,7 @@ def test_uvicorn_has_the_launcher_import_the_app_first(child_images: ChildImages
     loop: under it the launcher imports the application before the server exists."""
     child = child_images.build(platform, {"main.py": BROKEN_APP})
     if manager == "reload":
-        exited = _run_command_to_exit(child, platform, {}, "/start-reload.sh")
+        exited = run_to_exit(child, platform, {}, command="/start-reload.sh")
     else:
         exited = run_to_exit(child, platform, {"PROCESS_MANAGER": "uvicorn"})
     _assert_one_line_error(exited, "importing 'main' failed: ZeroDivisionError: division by zero")
@@ -151,7 +131,7 @@ def test_uvicorn_has_the_launcher_import_the_app_first(child_images: ChildImages
 
 def test_reload_refuses_an_inherited_socket(image: ImageUnderTest, platform: str) -> None:
     # Uvicorn's --reload takes host:port or a unix socket; fd://3 used to become `--host fd --port //3`.
-    exited = _run_command_to_exit(image.image_id, platform, {"BIND": "fd://3"}, "/start-reload.sh")
+    exited = run_to_exit(image.image_id, platform, {"BIND": "fd://3"}, command="/start-reload.sh")
     _assert_one_line_error(exited, "BIND='fd://3' is not valid: expected host:port or unix:/path with /start-reload.sh")
 
 
@@ -168,7 +148,7 @@ def test_app_that_calls_sys_exit_at_import(child_images: ChildImages, platform: 
     # It used to end the start silently, with the application's own exit code (here 0).
     child = child_images.build(platform, {"main.py": "import sys\nsys.exit(0)\n"})
     exited = run_to_exit(child, platform, {})
-    _assert_app_error(
+    assert_app_error(
         exited,
         "MODULE_NAME='main' VARIABLE_NAME='app': importing 'main' failed: it called sys.exit(0) (/app/main.py, line 2)",
     )
@@ -217,21 +197,9 @@ def test_bad_worker_class_or_config_file_of_the_application(
     _assert_one_line_error(run_to_exit(child, platform, env), expected)
 
 
-def _run_command_to_exit(image_id: str, platform: str, env: Mapping[str, str], command: str) -> Exited:
-    container = DockerContainer(image_id).with_kwargs(platform=platform).with_command(command)
-    for name, value in env.items():
-        container.with_env(name, value)
-    with container:
-        started = time.monotonic()
-        status = container.get_wrapped_container().wait(timeout=60)
-        seconds = time.monotonic() - started
-        stdout, stderr = container.get_logs()
-    return Exited(status["StatusCode"], stdout.decode(), stderr.decode(), seconds)
-
-
 def test_image_config_file_run_by_gunicorn_itself_exits_2(image: ImageUnderTest, platform: str) -> None:
     """A command of one's own, as the original image's users wrote them: /gunicorn_conf.py still
     names the bad value in one line, with the same exit code as the launcher (it used to exit 1)."""
     command = "gunicorn -k uvicorn_worker.UvicornWorker -c /gunicorn_conf.py main:app"
-    exited = _run_command_to_exit(image.image_id, platform, {"WORKERS_PER_CORE": "abc"}, command)
+    exited = run_to_exit(image.image_id, platform, {"WORKERS_PER_CORE": "abc"}, command=command)
     _assert_one_line_error(exited, "WORKERS_PER_CORE='abc' is not valid: expected a number above 0")

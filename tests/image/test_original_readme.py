@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from testcontainers.core.container import DockerContainer
-from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from tests.image.conftest import PROBE_APP, ChildImages, ImageUnderTest
-from tests.image.server import STARTUP_TIMEOUT_SECONDS, http_ready, serve
+from tests.image.server import bind_mount, ready_inside, serve
+from tests.image.tls import self_signed
 
 
 def _probe(url: str) -> dict[str, object]:
@@ -64,12 +63,12 @@ def test_variable_examples(
 def test_worker_count_examples(image: ImageUnderTest, platform: str, env: dict[str, str], count: object) -> None:
     assert callable(count)
     with serve(image.image_id, platform, env=env) as server:
-        settings = server.settings()
-        workers = settings["workers"]
-        assert isinstance(workers, dict)
-        expected = count(workers["cpus"])
+        cpus = server.usable_cpus()
+        expected = count(cpus)
         server.wait_for_log(r"Booting worker with pid", times=expected)
-        assert workers["count"] == expected == server.worker_count()
+        assert server.worker_count_once_settled(expected) == expected, server.processes()
+        workers = server.settings()["workers"]
+    assert (workers["cpus"], workers["count"]) == (cpus, expected)
 
 
 CUSTOM_APP = PROBE_APP + "api = app\n"
@@ -146,10 +145,11 @@ def test_config_file_in_the_original_style(
 ) -> None:
     child = child_images.build(platform, files)
     with serve(child, platform, env=env) as server:
-        workers = server.settings()["workers"]
-        assert isinstance(workers, int)
+        # What that file computes, from multiprocessing.cpu_count() as the original did.
+        workers = max(server.cpu_count(), 2)
         server.wait_for_log(r"Booting worker with pid", times=workers)
-        assert server.worker_count() == workers
+        assert server.worker_count_once_settled(workers) == workers, server.processes()
+        assert server.settings()["workers"] == workers
         logs = server.logs()
     assert "Using worker: uvicorn_worker.UvicornWorker\n" in logs
     assert len([line for line in logs.splitlines() if line.startswith("notice:")]) == 1
@@ -194,20 +194,16 @@ FETCH_OVER_TLS = (
 )
 
 
-def test_tls_through_gunicorn_cmd_args(child_images: ChildImages, platform: str) -> None:
-    """GUNICORN_CMD_ARGS="--keyfile=/secrets/key.pem --certfile=/secrets/cert.pem" -e PORT=443"""
-    make_certificate = (
-        "RUN mkdir /secrets && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-        " -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
-        " -keyout /secrets/key.pem -out /secrets/cert.pem 2>/dev/null\n"
-    )
-    child = child_images.build(platform, {"main.py": PROBE_APP}, make_certificate)
+def test_tls_through_gunicorn_cmd_args(child_images: ChildImages, platform: str, tmp_path: Path) -> None:
+    """GUNICORN_CMD_ARGS="--keyfile=/secrets/key.pem --certfile=/secrets/cert.pem" -e PORT=443,
+    the key pair mounted at /secrets as a user mounts theirs."""
+    self_signed(tmp_path, "/CN=localhost", "DNS:localhost,IP:127.0.0.1")
+    child = child_images.build(platform, {"main.py": PROBE_APP})
     env = {"GUNICORN_CMD_ARGS": "--keyfile=/secrets/key.pem --certfile=/secrets/cert.pem", "PORT": "443"}
-    listening = LogMessageWaitStrategy(r"Listening at: https://0\.0\.0\.0:443 ").with_startup_timeout(
-        STARTUP_TIMEOUT_SECONDS
-    )
-    with serve(child, platform, env=env, port=443, ready=listening) as server:
-        # From inside: the certificate names localhost, not whatever address the host reaches it at.
+    options = {"mounts": [bind_mount(tmp_path, "/secrets")]}
+    # From inside: the certificate names localhost, not whatever address the host reaches it at.
+    ready = ready_inside("python", "-c", FETCH_OVER_TLS)
+    with serve(child, platform, env=env, port=443, ready=ready, options=options) as server:
         assert server.python(FETCH_OVER_TLS) == "probe"
 
 
@@ -217,14 +213,6 @@ def test_start_reload_with_the_code_mounted(image: ImageUnderTest, platform: str
     (tmp_path / "app" / "__init__.py").write_text("")
     (tmp_path / "app" / "main.py").write_text(PROBE_APP)
     tmp_path.chmod(0o755)
-    container = (
-        DockerContainer(image.image_id)
-        .with_kwargs(platform=platform)
-        .with_volume_mapping(str(tmp_path), "/app", "rw")
-        .with_exposed_ports(80)
-        .with_command("/start-reload.sh")
-        .waiting_for(http_ready())
-    )
-    with container:
-        url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(80)}/"
-        assert _probe(url)["app"] == "probe"
+    options = {"mounts": [bind_mount(tmp_path, "/app", read_only=False)]}
+    with serve(image.image_id, platform, command="/start-reload.sh", options=options) as server:
+        assert _probe(server.url())["app"] == "probe"

@@ -84,7 +84,8 @@ def test_worker_count(
     expected: Callable[[int], int],
 ) -> None:
     with serve(image.image_id, platform, env={**env, "PROCESS_MANAGER": manager.name}) as server:
-        want = expected(server.cpu_count())
+        want = expected(server.usable_cpus())
         server.wait_for_log(manager.worker_started, times=want)
         assert server.settings()["workers"]["count"] == want
-        assert server.worker_count() == manager.child_processes(want), server.processes()
+        processes = manager.child_processes(want)
+        assert server.worker_count_once_settled(processes) == processes, server.processes()

@@ -209,7 +209,10 @@ def test_generate_writes_the_dates_matrix_after_every_end_of_life(
         assert not [line for line in err if line.startswith(("retired: ", "stale: "))]
 
 
-def test_merge_names_tags_no_runner_staged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_merge_names_tags_no_runner_staged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATE", GENERATED_ON.isoformat())  # python3.13 is a current tag then, not a retired one
     digests = tmp_path / "amd64.json"
     digests.write_text('{"python3.11-slim": "r@sha256:' + "0" * 64 + '"}')
     assert main(["merge", "python3.13", "--to", "r", "--digests", str(digests), "--quiet"]) == 2

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bake.debian_sources import Mirrors
-from bake.hosttest import machine
+from bake.hosttest import machine, scenarios
 from bake.hosttest.__main__ import chosen
 from bake.hosttest.machine import (
     CA_TARGET,
@@ -27,6 +28,7 @@ from bake.selection import select
 from bake.standin import recipe_for
 
 MIRRORS = Mirrors("http://archive.example/debian", "http://security.example/debian-security")
+BEFORE_PYTHON_3_11_EOL = date(2026, 11, 24)  # the harness's tag is current then
 READY_LINE = "setup-host: ready, nothing changed: engine 26.1.5 with the containerd image store"
 
 
@@ -150,9 +152,11 @@ def test_cached_standins_are_found_under_the_names_bake_gives_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("UVICORN_GUNICORN_CACHE", str(tmp_path))
+    # The matrix of a day the harness's tag is current, whatever today is.
+    monkeypatch.setattr(scenarios, "load_matrix", lambda: load_matrix(BEFORE_PYTHON_3_11_EOL))
     assert standin_tarballs() == []
     (tmp_path / "rootfs").mkdir()
-    (image,) = select(load_matrix(), ["python3.11-slim"])
+    (image,) = select(load_matrix(BEFORE_PYTHON_3_11_EOL), ["python3.11-slim"])
     recipe = recipe_for(image)
     amd64 = tmp_path / "rootfs" / f"{recipe.name}-amd64-{recipe.key}.tar"
     amd64.write_text("")

@@ -88,7 +88,6 @@ def composed_references(path: Path, root: Path = REPO_ROOT) -> list[str]:
 
 
 def test_the_scan_finds_a_hand_made_reference(tmp_path: Path) -> None:
-    (REPO_ROOT / "tests" / "unit").exists()
     sample = tmp_path / "sample.py"
     composed = [
         'f"{name}:{image.tag}"',
@@ -103,9 +102,12 @@ def test_the_scan_finds_a_hand_made_reference(tmp_path: Path) -> None:
 
 
 def test_no_image_reference_is_composed_outside_the_reference_module() -> None:
+    sources = _python_sources()
+    # A wrong REPO_ROOT would leave nothing to scan, and the check below would hold of nothing.
+    assert {REPO_ROOT / "noxfile.py", REPO_ROOT / "bake" / "reference.py", Path(__file__).resolve()} <= set(sources)
     found = [
         line
-        for path in _python_sources()
+        for path in sources
         if path.name not in ("reference.py", "test_reference.py")
         for line in composed_references(path)
     ]

@@ -307,11 +307,13 @@ def test_no_http_answer_is_unhealthy(record: str, answer: bytes, seen: str) -> N
 
 
 def test_nothing_listening_is_unhealthy(record: str) -> None:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    with pytest.raises(Unhealthy, match=f"cannot connect to 127.0.0.1:{port}: Connection refused"):
-        _check_recorded(record, tcp("0.0.0.0", port))
+    # A port the kernel chose, held bound but not listening: a connection to it is refused,
+    # and no other process can take it meanwhile, as it could once a probe socket is closed.
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        with pytest.raises(Unhealthy, match=f"cannot connect to 127.0.0.1:{port}: Connection refused"):
+            _check_recorded(record, tcp("0.0.0.0", port))
 
 
 # The command

@@ -49,3 +49,22 @@ def test_workers_are_the_children_of_pid_1() -> None:
     workers = machine.worker_pids()
     after = _children_of_pid_1(machine)
     assert workers and set(workers) <= before | after
+
+
+class ChildrenOfThisProcess(ThisMachine):
+    """This test process as the manager: its children are the workers."""
+
+    manager_pid = os.getpid()
+
+
+def test_a_worker_that_died_unreaped_is_no_worker() -> None:
+    """A killed worker stays a zombie (state Z) until its manager reaps it: it must not count
+    as the replacement that has not started yet."""
+    with subprocess.Popen(["sleep", "600"]) as alive, subprocess.Popen(["true"]) as dead:
+        try:
+            os.waitid(os.P_PID, dead.pid, os.WEXITED | os.WNOWAIT)  # it has exited, and is not reaped
+            workers = ChildrenOfThisProcess().worker_pids()
+        finally:
+            alive.kill()
+    assert alive.pid in workers
+    assert dead.pid not in workers
