@@ -270,3 +270,12 @@ def hosts(session: nox.Session) -> None:
     containerd image store: nox -s hosts [-- --scenario NAME] [--no-host-cache] [--keep]"""
     _install(session, "build")
     session.run("python", "-m", "bake.hosttest", *session.posargs)
+
+
+@nox.session
+def vms(session: nox.Session) -> None:
+    """Boot real kernels with cgroup v2 (QEMU): the default slim tag's worker tuning under Docker
+    and rootless Podman, and ./setup-host.sh on fresh Debian 12 and 13 guests:
+    nox -s vms [-- --scenario limits|podman|setup-12|setup-13] [--logs DIR]"""
+    _install(session, "build")
+    session.run("python", "-m", "bake.hosttest.vms", *session.posargs)

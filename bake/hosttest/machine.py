@@ -9,10 +9,11 @@ import shutil
 import subprocess
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import TextIO, cast
 
 from python_on_whales import Container, DockerException, Volume, docker
 
@@ -145,8 +146,39 @@ class Step:
         return "\n".join(self.lines[-count:])
 
 
+class TestHost(ABC):
+    """What a scenario needs of a test host (a system container here, or a virtual machine):
+    commands run with bash in the repository's copy, each logged with its output and exit."""
+
+    name: str
+    log: Path  # every command and its output
+    steps: list[Step]
+
+    @abstractmethod
+    def _execute(self, command: str, timeout: int, log: TextIO) -> tuple[int, str]:
+        """Runs `command` for at most `timeout` seconds: its exit code and output (which it may
+        also write to `log` as it comes)."""
+
+    @abstractmethod
+    def copy(self, files: Iterable[Path], directory: str) -> None: ...
+
+    def run(self, command: str, timeout: int = 3600) -> Step:
+        started = time.monotonic()
+        with self.log.open("a") as log:
+            log.write(f"\n$ {command}\n")
+            log.flush()
+            returncode, output = self._execute(command, timeout, log)
+            step = Step(command, returncode, time.monotonic() - started, output)
+            log.write(f"[exit {step.returncode} after {step.seconds:.1f} s]\n")
+        self.steps.append(step)
+        return step
+
+    def check(self, command: str) -> bool:
+        return self.run(command, timeout=120).ok
+
+
 @dataclass
-class Host:
+class Host(TestHost):
     """One test host. Every command runs with bash in the repository's copy and is logged."""
 
     name: str
@@ -155,30 +187,22 @@ class Host:
     log: Path
     steps: list[Step] = field(default_factory=list)
 
-    def run(self, command: str, timeout: int = 3600) -> Step:
-        started = time.monotonic()
+    def _execute(self, command: str, timeout: int, log: TextIO) -> tuple[int, str]:
         chunks: list[str] = []
-        returncode = 0
         argv = ["timeout", str(timeout), "bash", "-c", command]
-        with self.log.open("a") as log:
-            log.write(f"\n$ {command}\n")
-            log.flush()
-            try:
-                stream = docker.container.execute(self.container, argv, workdir=REPO_TARGET, stream=True)
-                for _source, raw in cast(Iterable[tuple[str, bytes]], stream):
-                    text = raw.decode(errors="replace")
-                    chunks.append(text)
-                    log.write(text)
-                    log.flush()
-            except DockerException as error:
-                returncode = error.return_code or 1
-            step = Step(command, returncode, time.monotonic() - started, "".join(chunks))
-            log.write(f"[exit {step.returncode} after {step.seconds:.1f} s]\n")
-        self.steps.append(step)
-        return step
+        try:
+            stream = docker.container.execute(self.container, argv, workdir=REPO_TARGET, stream=True)
+            for _source, raw in cast(Iterable[tuple[str, bytes]], stream):
+                text = raw.decode(errors="replace")
+                chunks.append(text)
+                log.write(text)
+                log.flush()
+        except DockerException as error:
+            return error.return_code or 1, "".join(chunks)
+        return 0, "".join(chunks)
 
-    def check(self, command: str) -> bool:
-        return self.run(command, timeout=120).ok
+    def copy(self, files: Iterable[Path], directory: str) -> None:
+        copy_into(self, files, directory)
 
 
 def boot(image: str, name: str, log: Path, say: Say, systemd: bool = True, repo_root: Path = REPO_ROOT) -> Host:

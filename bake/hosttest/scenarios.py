@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bake.hosttest.machine import CONTAINER_CACHE, Host, Say, Step, copy_into
+from bake.hosttest.machine import CONTAINER_CACHE, Say, Step, TestHost
 from bake.matrix import REPO_ROOT, load_matrix
 from bake.selection import select
 from bake.standin import cache_dir, recipe_for
@@ -111,34 +111,37 @@ def engine_suite_stanza(suite: str = "trixie") -> str:
 class Options:
     subset: str = DEFAULT_SUBSET
     host_cache: bool = True
+    platforms: tuple[str, ...] = ()  # the image tests' --platform options; none: the README's default
 
 
-def _run_setup(host: Host, arguments: str = "") -> Step:
+def _run_setup(host: TestHost, arguments: str = "") -> Step:
     return host.run(f"{SETUP} {arguments}".strip(), timeout=1800)
 
 
-def fresh(host: Host, options: Options, say: Say) -> str:
+def fresh(host: TestHost, options: Options, say: Say) -> str:
     expect(host.check("! command -v docker && ! command -v python3"), "not a fresh host: docker or python3 is there")
     if options.host_cache:
         tarballs = standin_tarballs()
-        copy_into(host, tarballs, f"{CONTAINER_CACHE}/rootfs")
+        host.copy(tarballs, f"{CONTAINER_CACHE}/rootfs")
         say(f"{host.name}: copied {len(tarballs)} cached stand-in root filesystem(s) from the host")
     setup = _run_setup(host)
     expect(ready(setup), "./setup-host.sh did not end ready", setup)
     say(f"{host.name}: ./setup-host.sh ready in {setup.seconds:.0f} s")
-    test = host.run(f"nox -s test -- {TAG} -k {shlex.quote(options.subset)}", timeout=3600)
-    expect(test.ok, f"nox -s test -- {TAG} failed", test)
+    platforms = "".join(f" --platform={platform}" for platform in options.platforms)
+    test = host.run(f"nox -s test -- {TAG}{platforms} -k {shlex.quote(options.subset)}", timeout=3 * 3600)
+    expect(test.ok, f"nox -s test -- {TAG}{platforms} failed", test)
     passed = next((line.strip("= ") for line in reversed(test.lines) if " passed" in line), "passed")
-    return f"./setup-host.sh {setup.seconds:.0f} s; nox -s test -- {TAG} -k ... {test.seconds:.0f} s ({passed})"
+    command = f"nox -s test -- {TAG}{platforms} -k ..."
+    return f"./setup-host.sh {setup.seconds:.0f} s; {command} {test.seconds:.0f} s ({passed})"
 
 
-def _fingerprint(host: Host) -> str:
+def _fingerprint(host: TestHost) -> str:
     step = host.run(FINGERPRINT, timeout=120)
     expect(step.ok, "could not take the host's fingerprint", step)
     return step.output.strip()
 
 
-def rerun(host: Host, options: Options, say: Say) -> str:
+def rerun(host: TestHost, options: Options, say: Say) -> str:
     before = _fingerprint(host)
     times = []
     for attempt in (1, 2):
@@ -149,7 +152,7 @@ def rerun(host: Host, options: Options, say: Say) -> str:
     return f"2 reruns ({', '.join(times)}): nothing changed, and each said so"
 
 
-def stop(host: Host, options: Options, say: Say) -> str:
+def stop(host: TestHost, options: Options, say: Say) -> str:
     unknown = host.run(f"{SETUP} --bogus")
     expect(not unknown.ok and len(unknown.lines) == 1, "an unknown argument must give one line and fail", unknown)
     started = host.run("cat /run/uvicorn-gunicorn/systemd-units")
@@ -167,7 +170,7 @@ def stop(host: Host, options: Options, say: Say) -> str:
     return f"stop stopped {units}; started again via systemctl in {again.seconds:.1f} s; a bad argument: 1 line"
 
 
-def docker_io(host: Host, options: Options, say: Say) -> str:
+def docker_io(host: TestHost, options: Options, say: Say) -> str:
     stanza = engine_suite_stanza()
     prepare = "\n".join(
         [
@@ -203,7 +206,7 @@ def docker_io(host: Host, options: Options, say: Say) -> str:
     return f"./setup-host.sh {setup.seconds:.0f} s: {merged}; stop left it running"
 
 
-def too_old(host: Host, options: Options, say: Say) -> str:
+def too_old(host: TestHost, options: Options, say: Say) -> str:
     step = host.run(
         "apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io",
         timeout=900,
@@ -235,7 +238,7 @@ dpkg-deb --build "$directory" /root/containerd.io.deb >/dev/null
 dpkg -i /root/containerd.io.deb"""
 
 
-def keeps_ce(host: Host, options: Options, say: Say) -> str:
+def keeps_ce(host: TestHost, options: Options, say: Say) -> str:
     step = host.run(CONTAINERD_IO)
     expect(step.ok, "could not install the stand-in containerd.io", step)
     setup = _run_setup(host)
@@ -249,7 +252,7 @@ def keeps_ce(host: Host, options: Options, say: Say) -> str:
     return f"refused after {setup.seconds:.0f} s, containerd.io kept: {last}"
 
 
-def no_systemd(host: Host, options: Options, say: Say) -> str:
+def no_systemd(host: TestHost, options: Options, say: Say) -> str:
     # Like Debian's own container images, so that apt starts no service.
     host.run("printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d")
     setup = _run_setup(host)
@@ -273,7 +276,7 @@ def no_systemd(host: Host, options: Options, say: Say) -> str:
     return f"./setup-host.sh {setup.seconds:.0f} s (own dockerd); {reruns}; stop; stale pid file left alone"
 
 
-def foreign_engine(host: Host, options: Options, say: Say) -> str:
+def foreign_engine(host: TestHost, options: Options, say: Say) -> str:
     stanza = engine_suite_stanza()
     prepare = "\n".join(
         [
@@ -296,7 +299,7 @@ def foreign_engine(host: Host, options: Options, say: Say) -> str:
     return f"refused after {setup.seconds:.0f} s, engine and daemon.json untouched: {last}"
 
 
-Scenario = Callable[[Host, Options, Say], str]
+Scenario = Callable[[TestHost, Options, Say], str]
 # name: (function, whether it boots systemd, the scenario whose host it continues on)
 SCENARIOS: dict[str, tuple[Scenario, bool, str | None]] = {
     "fresh": (fresh, True, None),
@@ -310,7 +313,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool, str | None]] = {
 }
 
 
-def timed(name: str, scenario: Scenario, host: Host, options: Options, say: Say) -> Outcome:
+def timed(name: str, scenario: Scenario, host: TestHost, options: Options, say: Say) -> Outcome:
     started = time.monotonic()
     try:
         detail = scenario(host, options, say)
