@@ -2,8 +2,10 @@
 # Prepares a host to build and test the images, and stops what it started. As root (or sudo).
 # Debian 12 or later and Ubuntu 24.04, with or without systemd, with or without an engine.
 #
-#   ./setup-host.sh [start] [--no-emulation]   install what is missing; start the engine, QEMU for
-#                                              arm64 (not with --no-emulation) and the tools
+#   ./setup-host.sh [start] [--no-emulation] [--vms]
+#                                              install what is missing; start the engine, QEMU for
+#                                              arm64 (not with --no-emulation) and the tools; with
+#                                              --vms also QEMU for the guests of `nox -s vms`
 #   ./setup-host.sh stop                       stop only what this script started
 #
 # Idempotent: on a ready host it changes nothing and says so. It never removes or replaces an
@@ -29,6 +31,7 @@ readonly HERE
 # test, wrk for the benchmarks; QEMU for arm64 unless --no-emulation. cosign: see install_cosign.
 readonly HOST_PACKAGES=(mmdebstrap arch-test python3-venv ca-certificates openssl docker-registry wrk)
 readonly EMULATION_PACKAGES=(qemu-user-static binfmt-support)
+readonly VM_PACKAGES=(qemu-system-x86 qemu-utils openssh-client)
 readonly APT_OPTIONS=(-q -o DPkg::Lock::Timeout=300)
 export DEBIAN_FRONTEND=noninteractive
 
@@ -36,7 +39,7 @@ changes=()
 say() { printf 'setup-host: %s\n' "$*"; }
 did() { changes+=("$1"); say "$1"; }
 die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
-usage() { printf 'usage: %s [start] [--no-emulation] | stop\n' "$0"; }
+usage() { printf 'usage: %s [start] [--no-emulation] [--vms] | stop\n' "$0"; }
 
 systemd_runs() { [ -d /run/systemd/system ]; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -132,6 +135,7 @@ missing_packages() {
 install_host_packages() {
     local missing packages=("${HOST_PACKAGES[@]}")
     [ "$emulation" = no ] || packages+=("${EMULATION_PACKAGES[@]}")
+    [ "$vms" = no ] || packages+=("${VM_PACKAGES[@]}")
     mapfile -t missing < <(missing_packages "${packages[@]}")
     apt_install "${missing[@]}"
     # Its package starts a registry open on every interface; the tests start their own on loopback.
@@ -420,11 +424,12 @@ stop_started() {
 
 main() {
     local command=start arg
-    emulation=yes
+    emulation=yes vms=no
     for arg in "$@"; do
         case $arg in
             start | stop) command=$arg ;;
             --no-emulation) emulation=no ;;
+            --vms) vms=yes ;;
             -h | --help) usage; return 0 ;;
             *) die "unknown argument '$arg' ($(usage))" ;;
         esac

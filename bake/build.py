@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,26 +110,39 @@ def _bake_files(plan: BasePlan, settings: BuildSettings, bake_file: Path) -> Ite
         yield [bake_file, targets_file]
 
 
-def _bake(plan: BasePlan, settings: BuildSettings, files: list[str | Path], **options: Any) -> Any:
-    """Bakes and loads the plan's buildable images, each with its SBOM; `options` go to buildx
-    bake as they are."""
+def _bake(
+    plan: BasePlan, settings: BuildSettings, files: list[str | Path], overrides: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Any:  # fmt: skip
+    """Bakes and loads the plan's buildable images, each with its SBOM; `overrides` are more
+    of bake's --set, `options` go to buildx bake as they are."""
     return docker.buildx.bake(
         targets=[image.target for image in plan.buildable],
         files=files,
         load=True,
-        set=plan.base_overrides,
+        set={**plan.base_overrides, **(overrides or {})},
         variables={**settings.variables, "SBOM_GENERATOR": ensure_generator(plan.bases[0])},
         **options,
     )
+
+
+def own_cache_keys(images: Sequence[Image], key: str) -> dict[str, str]:
+    """Overrides that put every base's layers (and so its flavors') under cache keys of their
+    own. A build without the cache under the usual keys would leave records that later cached
+    builds take for the base, while a cached flavor still sits on the layers of the earlier
+    records: a flavor and the base built beside it would no longer share their layers."""
+    return {f"{image.target}.args.PIP_REFRESH": key for image in images if not image.flavor}
 
 
 def bake_streaming(
     plan: BasePlan, settings: BuildSettings, use_cache: bool = True, bake_file: Path = BAKE_FILE
 ) -> Iterator[str]:
     """Bakes the plan's images with plain progress, yielding each line of the build log.
-    The build context is the working directory, as with every bake of this file."""
+    The build context is the working directory, as with every bake of this file. Without the
+    cache, the bases run under cache keys of their own (see own_cache_keys)."""
+    overrides = {} if use_cache else own_cache_keys(plan.buildable, uuid.uuid4().hex)
     with _bake_files(plan, settings, bake_file) as files:
-        lines = _bake(plan, settings, files, cache=use_cache, progress="plain", stream_logs=True)
+        lines = _bake(plan, settings, files, overrides, cache=use_cache, progress="plain", stream_logs=True)
         assert not isinstance(lines, dict)
         yield from lines
 

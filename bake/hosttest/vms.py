@@ -163,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         say("vms: must run as root (mmdebstrap and the guests' disks)")
         return 1
-    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img", "mmdebstrap") if shutil.which(tool) is None]
+    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img", "mmdebstrap", "ssh") if shutil.which(tool) is None]
     if missing:
-        say(f"vms: {', '.join(missing)} not found: apt-get install qemu-system-x86 qemu-utils mmdebstrap")
+        say(f"vms: {', '.join(missing)} not found: run ./setup-host.sh --vms first")
         return 1
     names = args.scenario or list(SCENARIOS)
     logs = args.logs or Path(tempfile.mkdtemp(prefix="uvicorn-gunicorn-vms-"))

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from bake.bases import BaseMode
-from bake.build import BuildSettings, check_targets, targets_override
+from bake.build import BuildSettings, check_targets, own_cache_keys, targets_override
 from bake.hcl import BakeFileError, render_bake_file
 from bake.matrix import load_matrix
+from bake.selection import select
 
 
 def _settings(build_date: str) -> BuildSettings:
@@ -65,3 +66,12 @@ def test_a_flavor_target_is_tagged_in_its_own_repository() -> None:
         "acme/ug-fastapi:latest",
         "acme/ug-fastapi:python3.11-2026-11-24",
     ]
+
+
+def test_a_build_without_the_cache_keys_only_the_bases_anew() -> None:
+    """The flavors inherit the new keys from their base; every base of one build gets the same key."""
+    images = select(load_matrix(date(2026, 11, 24)), ["python3.11-slim", "fastapi:python3.11-slim", "python3.13"])
+    bases = [image for image in images if not image.flavor]
+    assert len(bases) == 2 and len(images) == 3
+    overrides = own_cache_keys(images, "k1")
+    assert overrides == {f"{image.target}.args.PIP_REFRESH": "k1" for image in bases}
