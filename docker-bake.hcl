@@ -9,7 +9,7 @@ variable "CA_BUNDLE" {
 }
 
 # The SBOM generator image (BuildKit's SBOM generator protocol). `nox -s build` sets it to the
-# project's own (bake/sbom_scan), built in the local image store; empty: no SBOM.
+# project's own (bake/engine/sbom_scan), built in the local image store; empty: no SBOM.
 variable "SBOM_GENERATOR" {
   default = ""
 }

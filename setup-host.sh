@@ -151,7 +151,7 @@ add_engine_suite() {
     local pin=/etc/apt/preferences.d/uvicorn-gunicorn-$ENGINE_SUITE
     [ -f "$list" ] && [ -f "$pin" ] && return 0
     printf 'Package: *\nPin: release n=%s\nPin-Priority: 100\n' "$ENGINE_SUITE" >"$pin"
-    (cd "$HERE" && /usr/bin/python3 -B -m bake.debian_sources "$ENGINE_SUITE") >"$list.new"
+    (cd "$HERE" && /usr/bin/python3 -B -m bake.core.debian_sources "$ENGINE_SUITE") >"$list.new"
     mv "$list.new" "$list"
     apt_updated=no
     did "added apt suite $ENGINE_SUITE (pinned at priority 100: only the engine's packages come from it)"
@@ -189,7 +189,7 @@ remember_started_units() {
 enable_containerd_store() {
     local result
     mkdir -p "$(dirname "$1")"
-    result=$(cd "$HERE" && /usr/bin/python3 -B -m bake.daemon_json "$1" 2>&1) || die "${result#error: }"
+    result=$(cd "$HERE" && /usr/bin/python3 -B -m bake.core.daemon_json "$1" 2>&1) || die "${result#error: }"
     [ "$result" = unchanged ] || did "$result"
 }
 

@@ -1,243 +1,185 @@
-"""Command line of the build system: `python -m bake {generate,plan,build} ...`."""
+"""`python -m bake COMMAND [ARGS]`: the build system's command line. Every nox session of the
+build system runs one of these commands with the session's arguments as they are; each
+command's options are defined here, once (`python -m bake COMMAND --help`)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import requests
+from bake import commands
+from bake.core.settings import add_date_option, add_setting_options, environment_of, settings_of
+from bake.engine.failures import reporting_failures
+from bake.engine.platforms import UNAME_MACHINE
+from bake.errors import UsageError
+from bake.options import OptionParser, pass_on_flag, pass_on_value
+from bake.paths import REPO_ROOT
+from bake.progress import emit
 
-from bake.bases import base_available
-from bake.build import BuildSettings, build
-from bake.ca_bundle import find_ca_bundle
-from bake.describe import update_description
-from bake.generated import COMMITTED_FILES, generate, generated_matrix
-from bake.matrix import REPO_ROOT, Image, Matrix, load_matrix
-from bake.merge import merge_all, plan_merge, sources_by_tag
-from bake.platforms import UNAME_MACHINE
-from bake.publish import plan_publication, publish, stage
-from bake.readme import README
-from bake.reference import image_references, reference_strings
-from bake.reporting import UsageError, reporting_errors
-from bake.retirement import latest_line, nothing_left_line, retired_lines, stale_line
-from bake.selection import Selection, select_current
-from bake.settings import DEFAULT_IMAGE_NAME, Settings, settings_from_environment
+PROG = "python -m bake"
+Options = Callable[[OptionParser], None]
 
 
-def _date_option(command: argparse.ArgumentParser, meaning: str) -> None:
-    command.add_argument("--date", help=f"{meaning}, YYYY-MM-DD (env DATE; default today, UTC)")
+def _tags(parser: OptionParser) -> None:
+    parser.add_argument("tags", nargs="*", metavar="TAG", help="tags to act on (default: all)")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bake", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def _platform(parser: OptionParser, required: bool = False) -> None:
+    parser.add_argument(
+        "--platform",
+        required=required,
+        choices=sorted(UNAME_MACHINE),
+        help="only this platform (a native runner's); default: every platform of the tag",
+    )
 
-    describe = commands.add_parser("describe", help="set a Docker Hub repository's description to the README")
-    describe.add_argument("repository", help="namespace/name on Docker Hub")
-    describe.add_argument(
+
+def _to(parser: OptionParser, default: str | None = None) -> None:
+    parser.add_argument(
+        "--to", default=default, required=default is None, help="repository to push to (publish: env PUBLISH_TO)"
+    )
+
+
+def _generate(parser: OptionParser) -> None:
+    parser.add_argument("--check", action="store_true", help="only check that they are up to date")
+    add_date_option(parser)
+
+
+def _select(parser: OptionParser) -> None:
+    _tags(parser)
+    add_setting_options(parser)
+    parser.add_argument("--buildable", action="store_true", help="only tags whose base can be had here")
+    parser.add_argument("--quiet", action="store_true", help="only the tags: no notices about the matrix")
+
+
+def _build(parser: OptionParser) -> None:
+    _tags(parser)
+    add_setting_options(parser)
+    _platform(parser)
+
+
+# The pytest options `nox -s test` takes before any `--`; after a `--`, pytest gets every word.
+PYTEST_FLAGS = (("-x", "--exitfirst"), ("-v", "--verbose"), ("-q", "--quiet"), ("-s",), ("--lf", "--last-failed"),
+                ("--ff", "--failed-first"), ("--co", "--collect-only"), ("--pdb",), ("--native-only",))  # fmt: skip
+PYTEST_VALUES = (("-k",), ("-m",), ("--maxfail",), ("-r",), ("--tb",), ("--durations",), ("--platform",))
+
+
+def _test(parser: OptionParser) -> None:
+    _tags(parser)
+    add_setting_options(parser)
+    parser.add_argument("--all-platforms", action="store_true", help="every test on every platform of each tag")
+    for flag in PYTEST_FLAGS:
+        pass_on_flag(parser, *flag)
+    for option in PYTEST_VALUES:
+        pass_on_value(parser, *option)
+
+
+def _publish(parser: OptionParser) -> None:
+    _tags(parser)
+    add_setting_options(parser)
+    _to(parser, os.environ.get("PUBLISH_TO") or None)
+    parser.add_argument("--dry-run", action="store_true", help="print what would be pushed; push nothing")
+
+
+def _digests(parser: OptionParser, repeated: bool) -> None:
+    parser.add_argument(
+        "--digests",
+        required=True,
+        type=Path,
+        action="append" if repeated else "store",
+        help="JSON file {name: repository@sha256:...} that stage writes and merge reads (merge: one per platform)",
+    )
+
+
+def _stage(parser: OptionParser) -> None:
+    _tags(parser)
+    add_setting_options(parser)
+    _platform(parser, required=True)
+    _to(parser)
+    _digests(parser, repeated=False)
+
+
+def _merge(parser: OptionParser) -> None:
+    _tags(parser)
+    add_date_option(parser)
+    _to(parser)
+    _digests(parser, repeated=True)
+
+
+def _describe(parser: OptionParser) -> None:
+    parser.add_argument("repository", help="namespace/name on Docker Hub")
+    parser.add_argument(
         "--api", default=os.environ.get("DOCKERHUB_API"), help="the Hub API's base URL (env DOCKERHUB_API)"
     )
 
-    generate = commands.add_parser("generate", help="write docker-bake.hcl and the README's tag sections")
-    generate.add_argument("--check", action="store_true", help="only check that they are up to date")
-    _date_option(generate, "the date whose matrix they hold")
 
-    for name, help_text in (
-        ("plan", "print what a build would make"),
-        ("build", "build and load images"),
-        ("select", "print the selected tags, one a line"),
-        ("publish", "push the built and tested images to a registry, signed (COSIGN_KEY, or keyless in CI)"),
-        ("stage", "push built and tested single-platform images by digest, for a merge"),
-        ("merge", "merge the staged single-platform images into one multi-platform index per tag"),
-    ):
-        command = commands.add_parser(name, help=help_text)
-        command.add_argument("tags", nargs="*", metavar="TAG", help="tags to act on (default: all)")
-        command.add_argument(
-            "--image-name",
-            help=f"repository of the tags, with any registry prefix (env IMAGE_NAME; default {DEFAULT_IMAGE_NAME})",
-        )
-        _date_option(command, "the build date: of the date tags, and whose matrix is built")
-        command.add_argument(
-            "--base",
-            help="base images: auto, official or standin (env BASE; default auto)",
-        )
-        command.add_argument(
-            "--quiet",
-            action="store_true",
-            help="leave out the lines about retired versions and generated files (another command says them)",
-        )
-        if name == "select":
-            command.add_argument("--buildable", action="store_true", help="only tags whose base can be had here")
-        if name in ("build", "stage"):
-            command.add_argument(
-                "--platform",
-                required=name == "stage",
-                choices=sorted(UNAME_MACHINE),
-                help="only this platform (a native runner's); default: every platform of the tag",
-            )
-        if name in ("stage", "merge"):
-            command.add_argument("--to", required=True, help="repository of the staged or merged images")
-            command.add_argument(
-                "--digests",
-                required=True,
-                type=Path,
-                action="append" if name == "merge" else "store",
-                help=(
-                    "JSON file {name: repository@sha256:...} that stage writes and merge reads (merge: one per "
-                    "platform, repeat)"
-                ),
-            )
-        if name == "publish":
-            command.add_argument(
-                "--to",
-                default=os.environ.get("PUBLISH_TO") or None,
-                required=not os.environ.get("PUBLISH_TO"),
-                help="repository to push to, such as docker.io/acme/uvicorn-gunicorn (env PUBLISH_TO)",
-            )
-            command.add_argument("--dry-run", action="store_true", help="print what would be pushed; push nothing")
-    return parser
+@dataclass(frozen=True)
+class CommandSpec:
+    summary: str
+    options: Options
+    run: commands.Command
+    pass_through: str | None = None
 
 
-def plan_line(image: Image, settings: Settings) -> str:
-    references = reference_strings(image_references(image, settings.image_name, settings.date_tag))
-    if image.flavor:
-        built_on = (
-            f"flavor {image.flavor.name} ({', '.join(image.flavor.requirements)}) on target {image.base_image.target}"
-        )
-    else:
-        offline = f"stand-in from Debian {image.debian.name}" if image.debian else "needs a registry"
-        built_on = f"base {image.official_base} (offline: {offline})"
-    return f"{image.target}: {built_on}; platforms {', '.join(image.platforms)}; tags {', '.join(references)}"
-
-
-def _plan(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
-    for image in images:
-        print(plan_line(image, settings))
-    return 0
-
-
-def _select(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
-    for image in images:
-        if not args.buildable or base_available(image, settings.base_mode):
-            print(image.name)
-    return 0
-
-
-def _on_platform(images: list[Image], platform: str | None) -> list[Image]:
-    return [replace(image, platforms=(platform,)) for image in images] if platform else images
-
-
-def _build(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
-    images = _on_platform(images, args.platform)
-    left_out = build(images, BuildSettings.of(settings, find_ca_bundle()))
-    return 2 if left_out and args.tags else 0  # a tag asked for by name could not be built
-
-
-def _publish(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
-    publications = [plan_publication(image, settings.image_name, args.to, settings.date_tag) for image in images]
-    publish(publications, args.dry_run)
-    return 0
-
-
-def _stage(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
-    publications = [
-        plan_publication(image, settings.image_name, args.to, settings.date_tag)
-        for image in _on_platform(images, args.platform)
-    ]
-    # One line: the workflow hands it on as a job output.
-    args.digests.write_text(json.dumps(stage(publications), sort_keys=True) + "\n")
-    return 0
-
-
-def _read_digests(path: Path) -> dict[str, str]:
-    try:
-        loaded = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise UsageError(f"--digests={str(path)!r} cannot be read: {error}") from None
-    if not isinstance(loaded, dict) or not all(isinstance(value, str) for value in loaded.values()):
-        raise UsageError(f"--digests={str(path)!r} is not a JSON object of tag: repository@sha256:...")
-    return loaded
-
-
-def _merge(args: argparse.Namespace, images: list[Image], settings: Settings) -> int:
-    sources = sources_by_tag([_read_digests(path) for path in args.digests])
-    if not args.tags:  # every tag the runners staged, not every tag of the matrix
-        images = [image for image in images if image.name in sources]
-    missing = [image.name for image in images if image.name not in sources]
-    if missing or not images:
-        raise UsageError(f"no staged images of {', '.join(missing) or 'any tag'} in the --digests files")
-    merge_all([plan_merge(image, args.to, sources[image.name]) for image in images], settings.date_tag)
-    return 0
-
-
-def _describe(args: argparse.Namespace) -> int:
-    credentials = {name: os.environ.get(name, "") for name in ("DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN")}
-    missing = [name for name, value in {"DOCKERHUB_API": args.api or "", **credentials}.items() if not value]
-    if missing:
-        raise UsageError(f"describe needs {', '.join(missing)} set")
-    with requests.Session() as session:
-        update_description(
-            args.api,
-            args.repository,
-            credentials["DOCKERHUB_USERNAME"],
-            credentials["DOCKERHUB_TOKEN"],
-            README.read_text(),
-            session,
-        )
-    return 0
-
-
-COMMANDS = {
-    "plan": _plan,
-    "select": _select,
-    "build": _build,
-    "publish": _publish,
-    "stage": _stage,
-    "merge": _merge,
+COMMANDS: dict[str, CommandSpec] = {
+    "generate": CommandSpec("write docker-bake.hcl and the README's tag sections", _generate, commands.run_generate),
+    "plan": CommandSpec("print what a build would make", _build, commands.run_plan),
+    "select": CommandSpec("print the selected tags, one a line", _select, commands.run_select),
+    "build": CommandSpec("build and load images", _build, commands.run_build),
+    "test": CommandSpec("build the tags and run the image tests on them", _test, commands.run_test, "pytest"),
+    "publish": CommandSpec(
+        "build, test, then push the tested images with their date tags, signed", _publish, commands.run_publish
+    ),
+    "stage": CommandSpec(
+        "on a native runner: build and test one platform, push it by digest for a merge", _stage, commands.run_stage
+    ),
+    "merge": CommandSpec("merge the staged platforms into one signed index per tag", _merge, commands.run_merge),
+    "describe": CommandSpec(
+        "set a Docker Hub repository's description to the README", _describe, commands.run_describe
+    ),
 }
 
 
-def notices(matrix: Matrix, selection: Selection) -> list[str]:
-    """What this run has to say about time having passed: versions retired since the generated
-    files' date, where `latest` went, whether those files lag the calendar, named tags skipped."""
-    generated = generated_matrix(COMMITTED_FILES)
-    lines = [
-        *retired_lines(matrix, generated.build_date if generated else None),
-        latest_line(matrix),
-        stale_line(generated, matrix, [file.name for file in COMMITTED_FILES]),
-        *selection.skipped,
-        None if selection.images else nothing_left_line(matrix),
-    ]
-    return [line for line in lines if line]
+def command_parser(name: str) -> OptionParser:
+    spec = COMMANDS[name]
+    parser = OptionParser(f"{PROG} {name}", spec.summary, spec.pass_through)
+    spec.options(parser)
+    return parser
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.command == "describe":
-        return _describe(args)
-    settings = settings_from_environment().overridden(
-        getattr(args, "image_name", None), args.date, getattr(args, "base", None)
-    )
-    if args.command == "generate":
-        return generate(settings.build_date, args.check, COMMITTED_FILES)
-    matrix = load_matrix(settings.build_date)
-    selection = select_current(matrix, args.tags)
-    if not args.quiet:
-        for line in notices(matrix, selection):
-            print(line, file=sys.stderr, flush=True)
-    if not selection.images:
-        return 0
-    return COMMANDS[args.command](args, selection.images, settings)
+def _usage() -> str:
+    listed = "".join(f"\n  {name:<10} {spec.summary}" for name, spec in COMMANDS.items())
+    return f"usage: {PROG} COMMAND [ARGS] ({PROG} COMMAND --help)\ncommands:{listed}"
+
+
+def parse(argv: Sequence[str]) -> tuple[str, argparse.Namespace]:
+    if not argv:
+        raise UsageError(_usage().replace("\n", "; "))
+    name, *words = argv
+    if name not in COMMANDS:
+        raise UsageError(f"{PROG}: unknown command {name!r} (commands: {', '.join(COMMANDS)})")
+    return name, command_parser(name).parse(words)
+
+
+def run(argv: Sequence[str]) -> int:
+    name, args = parse(argv)
+    if getattr(args, "all_platforms", False):
+        args.passed_on.append("--all-platforms")
+    settings = settings_of(args)
+    os.environ.update(environment_of(settings))  # one date for every step, even across midnight
+    os.chdir(REPO_ROOT)  # bake resolves the build context against the working directory
+    return COMMANDS[name].run(args, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    os.chdir(REPO_ROOT)  # bake resolves the build context against the working directory
-    return reporting_errors(lambda: _run(args))
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:1] in (["-h"], ["--help"]):
+        emit(_usage())
+        return 0
+    return reporting_failures(lambda: run(words))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,14 @@ import json
 import os
 import sys
 
-from uvicorn_gunicorn_runtime.settings import UVICORN_WORKER_CLASSES, SettingError, load_for_gunicorn
+from uvicorn_gunicorn_runtime.environment import SettingError
+from uvicorn_gunicorn_runtime.settings import load_for_gunicorn
+from uvicorn_gunicorn_runtime.workers import UVICORN_WORKER_CLASSES
 
 try:
-    _settings = load_for_gunicorn(os.environ)
+    # Run by the launcher's Gunicorn, this file's first run finds the launcher's reading in its
+    # namespace (see settings.hand_over); otherwise the container is read here.
+    _settings = load_for_gunicorn(os.environ, globals())
     worker_class: object = _settings.worker_class
     if worker_class not in UVICORN_WORKER_CLASSES:  # the application's own: it must import and be a worker
         from uvicorn_gunicorn_runtime.worker_class import resolve_worker_class

@@ -15,8 +15,8 @@ from pathlib import Path
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy, WaitStrategy
 
-from bake.platforms import engine_platform
-from bake.server_probes import ServerReader
+from bake.engine.platforms import engine_platform
+from devtools.server_probes import ServerReader
 from tests.image.leftovers import session_labels
 from tests.image.waiting import REAL_TIME, Clock, count_matches, poll, startup_deadline
 from tests.image.waiting import STARTUP_TIMEOUT_SECONDS as STARTUP_TIMEOUT_SECONDS

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 import pytest
 import requests
 
-from tests.image.conftest import ImageUnderTest
+from tests.conftest import ImageUnderTest
 from tests.image.server import Manager, Server, engine_time, serve
 from tests.image.waiting import slowdown
 

@@ -6,7 +6,7 @@ import pytest
 import requests
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
-from tests.image.conftest import PROBE_APP, ChildImages, ImageUnderTest
+from tests.conftest import PROBE_APP, ChildImages, ImageUnderTest
 from tests.image.server import STARTUP_TIMEOUT_SECONDS, serve
 
 EDITED_APP = PROBE_APP.replace('"app": "probe"', '"app": "edited"')

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from tests.image.conftest import PROBE_APP, ChildImages, ImageUnderTest
+from tests.conftest import PROBE_APP, ChildImages, ImageUnderTest
 from tests.image.server import Manager, serve
 
 PACKAGE_APP = {"app/__init__.py": "", "app/main.py": PROBE_APP}

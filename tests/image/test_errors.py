@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _pytest.mark import ParameterSet
 
-from tests.image.conftest import ChildImages, ImageUnderTest
+from tests.conftest import ChildImages, ImageUnderTest
 from tests.image.server import Exited, assert_app_error, run_to_exit
 
 BROKEN_APP = "import json\nvalue = 1 / 0\n"

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from bake.local_registry import local_registry
-from bake.matrix import Image
-from bake.merge import Merge, check_staged_flavor_bases
-from bake.publish import PublishError
-from bake.reference import ImageReference, local_reference, repository_of
-from bake.registry import push_as, registry_digest
-from tests.image.conftest import ChildImages, ImageUnderTest, run_settings
+from bake.core.matrix import Image
+from bake.core.naming import local_reference, repository_of
+from bake.core.reference import ImageReference
+from bake.release.merge import Merge, check_staged_flavor_bases
+from bake.release.publish import PublishError
+from bake.release.registry import push_as, registry_digest
+from devtools.local_registry import local_registry
+from tests.conftest import ChildImages, ImageUnderTest, run_settings
 from tests.image.leftovers import session_labels
 from tests.image.server import MANAGERS, assert_app_error, run_to_exit, serve
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from testcontainers.core.wait_strategies import HealthcheckWaitStrategy, WaitStrategy
 
-from tests.image.conftest import ChildImages, ImageUnderTest
+from tests.conftest import ChildImages, ImageUnderTest
 from tests.image.server import STARTUP_TIMEOUT_SECONDS, Manager, Server, engine_time, run_to_exit, serve
 from tests.image.waiting import poll
 

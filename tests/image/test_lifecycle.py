@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from tests.image.conftest import PROBE_APP, ChildImages
+from tests.conftest import PROBE_APP, ChildImages
 from tests.image.server import Manager, Server, engine_time, serve
 
 STOP_TIMEOUT_SECONDS = 30  # docker stop -t 30: then the engine sends SIGKILL

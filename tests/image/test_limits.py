@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from testcontainers.core.docker_client import DockerClient
 
-from tests.image.conftest import ImageUnderTest
+from tests.conftest import ImageUnderTest
 from tests.image.server import MANAGERS, Server, bind_mount, serve
 
 GUNICORN = MANAGERS["gunicorn"]

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from tests.image.conftest import ImageUnderTest
+from tests.conftest import ImageUnderTest
 from tests.image.server import Manager, serve
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from python_on_whales import docker
 
-from bake.bases import BASE_LABEL
-from bake.standin import standin_reference
-from tests.image.conftest import ImageUnderTest
+from bake.engine.bases import BASE_LABEL
+from bake.engine.standin import standin_reference
+from tests.conftest import ImageUnderTest
 
 
 def test_label_names_the_base_it_was_built_on(image: ImageUnderTest) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.image.conftest import PROBE_APP, ChildImages, ImageUnderTest
+from tests.conftest import PROBE_APP, ChildImages, ImageUnderTest
 from tests.image.server import bind_mount, ready_inside, serve
 from tests.image.tls import self_signed
 

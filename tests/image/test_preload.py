@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.image.conftest import PROBE_APP, ChildImages
+from tests.conftest import PROBE_APP, ChildImages
 from tests.image.server import Exited, run_to_exit, serve
 
 BROKEN_APP = "import json\nvalue = 1 / 0\n"

@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from tests.image.conftest import ChildImages, ImageUnderTest
+from tests.conftest import ChildImages, ImageUnderTest
 from tests.image.server import Manager, Server, serve
 
 PROMETHEUS_CLIENT = "prometheus_client==0.26.0"

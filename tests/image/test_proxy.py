@@ -6,7 +6,7 @@ import json
 
 import requests
 
-from tests.image.conftest import PROBE_APP, ChildImages
+from tests.conftest import PROBE_APP, ChildImages
 from tests.image.server import Manager, serve
 
 FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}

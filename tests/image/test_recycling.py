@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.image.conftest import PROBE_APP, ChildImages
+from tests.conftest import PROBE_APP, ChildImages
 from tests.image.server import STARTUP_TIMEOUT_SECONDS, Server, serve
 
 WORKERS = 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.image.conftest import ImageUnderTest
+from tests.conftest import ImageUnderTest
 from tests.image.server import Manager, serve
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from bake.platforms import UNAME_MACHINE
-from tests.image.conftest import ImageUnderTest
+from bake.engine.platforms import UNAME_MACHINE
+from tests.conftest import ImageUnderTest
 from tests.image.server import Manager, serve
 
 

@@ -5,12 +5,10 @@ only ever waited out by a test that fails. Plain Python, so that tests/unit chec
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
 
-T = TypeVar("T")
+from devtools.polling import REAL_TIME, Clock, poll
+
+__all__ = ["REAL_TIME", "Clock", "poll"]
 
 # Under QEMU a cold start of several workers takes tens of seconds.
 STARTUP_TIMEOUT_SECONDS = 180
@@ -19,18 +17,6 @@ STARTUP_TIMEOUT_SECONDS = 180
 SECONDS_PER_WORKER = 10
 # QEMU's user-mode emulation runs the image's Python several times slower than natively.
 EMULATION_SLOWDOWN = 5
-POLL_SECONDS = 0.2
-
-
-@dataclass(frozen=True)
-class Clock:
-    """Time as a poll sees it; tests of the polls pass one that only moves when slept on."""
-
-    now: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-
-
-REAL_TIME = Clock()
 
 
 def slowdown(emulated: bool) -> int:
@@ -41,24 +27,6 @@ def startup_deadline(emulated: bool, workers: int = 1) -> float:
     """Seconds a start of `workers` workers may take: the time to a first answer, then each
     further worker's, all of it longer under emulation."""
     return STARTUP_TIMEOUT_SECONDS + max(workers - 1, 0) * SECONDS_PER_WORKER * slowdown(emulated)
-
-
-def poll(
-    read: Callable[[], T],
-    done: Callable[[T], bool],
-    seconds: float,
-    clock: Clock = REAL_TIME,
-    interval: float = POLL_SECONDS,
-) -> T:
-    """Reads until `done` holds of the reading or `seconds` have passed, and returns the last
-    reading either way, so that the caller's assertion can show what was seen."""
-    deadline = clock.now() + seconds
-    while True:
-        reading = read()
-        left = deadline - clock.now()
-        if done(reading) or left <= 0:
-            return reading
-        clock.sleep(min(interval, left))
 
 
 def count_matches(pattern: str, text: str) -> int:

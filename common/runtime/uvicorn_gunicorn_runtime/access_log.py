@@ -28,8 +28,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO
 
+from uvicorn_gunicorn_runtime.environment import Environment, access_log_flush_seconds
 from uvicorn_gunicorn_runtime.json_format import ACCESS_LOGGER, JsonFormatter
-from uvicorn_gunicorn_runtime.settings import access_log_flush_seconds
 
 # An access line made from the logging call's message and arguments, without a LogRecord.
 DirectLine = Callable[[object, tuple[object, ...]], str]
@@ -41,7 +41,7 @@ SIGNAL_FLUSH_WAIT_SECONDS = 0.5
 
 def flush_seconds() -> float:
     """The interval the launcher checked; workers read it from the environment, by the same rules."""
-    return access_log_flush_seconds(os.environ)
+    return access_log_flush_seconds(Environment(os.environ))
 
 
 class LineBuffer:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib
 import traceback
 
-from uvicorn_gunicorn_runtime.settings import AppTarget, SettingError
+from uvicorn_gunicorn_runtime.discovery import AppTarget
+from uvicorn_gunicorn_runtime.environment import SettingError
 
 
 def load_app(app: AppTarget) -> object:

@@ -7,6 +7,10 @@ error line into a pipe the master opened before forking, and exits with Gunicorn
 APP_LOAD_ERROR, which stops Gunicorn; the master then prints the first line, once however
 many workers failed, and exits 2 as every other bad setting does.
 
+The launcher hands its reading of the settings to the image's configuration file, which
+Gunicorn runs next in this process: the application object holds it, and gives it to that
+file's first run only (a reload, SIGHUP, reads the container afresh).
+
 Garbage collection follows the recipe of CPython's gc.freeze documentation for servers that
 fork: off while the master imports (collections there cost about a quarter of its import
 time, measured on the images) and while a worker imports the application; frozen right
@@ -16,9 +20,11 @@ before each fork, so that no worker's collection touches, and so copies, the mas
 from __future__ import annotations
 
 import gc
+import importlib.util
 import os
 import sys
-from collections.abc import Callable, Iterator
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
@@ -28,8 +34,10 @@ from gunicorn.errors import HaltServer
 
 from uvicorn_gunicorn_runtime.access_log import flush_before_sigterm
 from uvicorn_gunicorn_runtime.app_import import load_app
+from uvicorn_gunicorn_runtime.discovery import IMAGE_GUNICORN_CONF, AppTarget
+from uvicorn_gunicorn_runtime.environment import SettingError
 from uvicorn_gunicorn_runtime.healthcheck import record_sockets
-from uvicorn_gunicorn_runtime.settings import AppTarget, SettingError
+from uvicorn_gunicorn_runtime.settings import Settings, hand_over
 from uvicorn_gunicorn_runtime.worker_imports import import_serving_modules
 
 if TYPE_CHECKING:
@@ -37,6 +45,8 @@ if TYPE_CHECKING:
 
 # A pipe write at most this long is atomic (POSIX PIPE_BUF): lines of workers never interleave.
 MAX_LINE_BYTES = 4096
+# The module name Gunicorn runs a configuration file as.
+CONFIG_MODULE = "__config__"
 
 
 class FailureLines:
@@ -65,12 +75,28 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
     """Gunicorn's own command-line application, with the application loaded as the launcher
     would have checked it."""
 
-    def __init__(self, app: AppTarget, failures: FailureLines, mark_dead_workers: bool = False) -> None:
+    def __init__(
+        self,
+        app: AppTarget,
+        failures: FailureLines,
+        mark_dead_workers: bool = False,
+        handed_over: Settings | None = None,
+    ) -> None:
         self.target = app
         self.failures = failures
         self.mark_dead_workers = mark_dead_workers
+        self.handed_over = handed_over  # the launcher's reading, until the first configuration file runs
         self.arbiter: Arbiter | None = None  # known from the first fork on
         super().__init__("%(prog)s [OPTIONS] [APP_MODULE]")
+
+    def get_config_from_filename(self, filename: str) -> dict[str, object]:
+        """Gunicorn's run of its configuration file; the image's own, the first time, with the
+        launcher's reading in its namespace (see settings.hand_over)."""
+        handed_over, self.handed_over = self.handed_over, None
+        if handed_over is None or filename != IMAGE_GUNICORN_CONF or not os.path.exists(filename):
+            config: dict[str, object] = super().get_config_from_filename(filename)
+            return config
+        return _run_config_file(filename, hand_over(handed_over))
 
     def load_config(self) -> None:
         super().load_config()
@@ -121,6 +147,25 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
             sys.exit(Arbiter.APP_LOAD_ERROR)
 
 
+def _run_config_file(filename: str, namespace: Mapping[str, object]) -> dict[str, object]:
+    """What Gunicorn's get_config_from_filename does with a .py file, `namespace` set in the
+    module before its code runs: the same module name, and the same failure (exit code 1)."""
+    try:
+        spec = importlib.util.spec_from_file_location(CONFIG_MODULE, filename)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"no loader for {filename}")
+        module = importlib.util.module_from_spec(spec)
+        vars(module).update(namespace)
+        sys.modules[CONFIG_MODULE] = module
+        spec.loader.exec_module(module)
+    except Exception:
+        print(f"Failed to read config file: {filename}", file=sys.stderr)
+        traceback.print_exc()
+        sys.stderr.flush()
+        sys.exit(1)
+    return vars(module)
+
+
 def _marking_dead(configured: Callable[[Arbiter, Worker], None]) -> Callable[[Arbiter, Worker], None]:
     """Gunicorn's child_exit hook: prometheus_client's multi-process mode drops a dead worker's
     live gauges, then the application's own hook runs."""
@@ -155,15 +200,18 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def serve(app: AppTarget, command: list[str], mark_dead_workers: bool = False) -> int:
+def serve(
+    app: AppTarget, command: list[str], mark_dead_workers: bool = False, handed_over: Settings | None = None
+) -> int:
     """Runs Gunicorn with `command` as its command line (`gunicorn --config ... APP`) until
-    it stops; returns its exit code, 2 when the application failed to load. The launcher
-    turned collection off before importing this module, and so Gunicorn."""
+    it stops; returns its exit code, 2 when the application failed to load. `handed_over` is
+    the launcher's reading, for the image's configuration file. The launcher turned
+    collection off before importing this module, and so Gunicorn."""
     failures = FailureLines()
     master = os.getpid()
     # Gunicorn re-executes sys.executable with sys.argv on USR2: make that the gunicorn script.
     sys.argv = [os.path.join(os.path.dirname(sys.executable), command[0]), *command[1:]]
-    application = ImageApplication(app, failures, mark_dead_workers)
+    application = ImageApplication(app, failures, mark_dead_workers, handed_over)
     try:
         try:
             application.run()

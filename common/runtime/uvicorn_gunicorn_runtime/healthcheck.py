@@ -14,8 +14,8 @@ Uvicorn), with HEALTHCHECK_PATH as the server saw it; without that file the chec
 to the environment, read by the same rules as the server's settings. A wildcard address
 (0.0.0.0, ::) is asked on loopback.
 
-It runs every few seconds, so it imports only what it needs: the settings module only
-without a record.
+It runs every few seconds, so it imports only what it needs: the environment reader and the
+bind grammar only without a record, and none of the rest of the settings.
 """
 
 from __future__ import annotations
@@ -117,11 +117,13 @@ def read_record(record: str) -> tuple[list[Address], str | None] | None:
 
 
 def from_environment(environ: Mapping[str, str]) -> tuple[list[Address], str | None]:
-    from uvicorn_gunicorn_runtime.settings import Environment, SettingError, bind_address, bind_from, healthcheck_path
+    from uvicorn_gunicorn_runtime.binding import bind_address, bind_from
+    from uvicorn_gunicorn_runtime.environment import Environment, SettingError, healthcheck_path
 
+    env = Environment(environ)
     try:
-        bind = bind_from(environ)
-        path = healthcheck_path(Environment(environ))
+        bind = bind_from(env)
+        path = healthcheck_path(env)
     except SettingError as error:
         raise Unhealthy(f"error: {error}") from None
     address = bind_address(bind)

@@ -18,16 +18,11 @@ import os
 import sys
 from pathlib import Path
 
-from uvicorn_gunicorn_runtime.settings import (
-    H11_WORKER_CLASS,
-    IMAGE_GUNICORN_CONF,
-    SettingError,
-    Settings,
-    bind_address,
-    hand_over,
-    load_from_container,
-    renamed_worker_class_notice,
-)
+from uvicorn_gunicorn_runtime.binding import bind_address
+from uvicorn_gunicorn_runtime.discovery import IMAGE_GUNICORN_CONF
+from uvicorn_gunicorn_runtime.environment import SettingError
+from uvicorn_gunicorn_runtime.settings import Settings, load_from_container
+from uvicorn_gunicorn_runtime.workers import H11_WORKER_CLASS, renamed_worker_class_notice
 
 # Gunicorn's --config when the application brings its own file (see that module).
 USER_CONF_LAYER = Path(__file__).with_name("user_gunicorn_conf.py")
@@ -144,12 +139,13 @@ def main(argv: list[str]) -> int:
     _print_notices(metrics_notice)
     if settings.gunicorn_conf:
         os.environ["GUNICORN_CONF"] = settings.gunicorn_conf  # the file USER_CONF_LAYER runs
-    hand_over(settings)
     gc.disable()  # before Gunicorn's imports, until the first fork: see gunicorn_server
     from uvicorn_gunicorn_runtime.gunicorn_server import serve
 
     marks_dead = settings.prometheus_multiproc_dir is not None and metrics_notice is None
-    return serve(settings.app, gunicorn_command(settings), mark_dead_workers=marks_dead)
+    # The image's configuration file, which Gunicorn runs next in this process, takes this
+    # reading: the container's limits are read, and any warning printed, once.
+    return serve(settings.app, gunicorn_command(settings), mark_dead_workers=marks_dead, handed_over=settings)
 
 
 def _print_notices(metrics_notice: str | None) -> None:

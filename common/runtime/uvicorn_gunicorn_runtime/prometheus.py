@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from importlib.util import find_spec
 
-from uvicorn_gunicorn_runtime.settings import SettingError
+from uvicorn_gunicorn_runtime.environment import SettingError
 
 VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from uvicorn_gunicorn_runtime.settings import SettingError
+from uvicorn_gunicorn_runtime.environment import SettingError
 from uvicorn_gunicorn_runtime.worker_class import layered_user_config
 
 try:

@@ -10,11 +10,11 @@ import runpy
 from collections.abc import Mapping
 
 from uvicorn_gunicorn_runtime.app_import import import_failure, one_line
-from uvicorn_gunicorn_runtime.settings import (
+from uvicorn_gunicorn_runtime.environment import Environment, SettingError
+from uvicorn_gunicorn_runtime.workers import (
     DEFAULT_WORKER_CLASS,
     UVICORN_WORKER_CLASSES,
-    Environment,
-    SettingError,
+    WORKER_CLASS_FORM,
     renamed_worker_class_notice,
     worker_class_path,
 )
@@ -28,8 +28,7 @@ def resolve_worker_class(value: object, named_by: str) -> object:
         return value
     path = worker_class_path(value)
     if path is None:
-        expected = f"a Gunicorn worker class as module.Class, such as {DEFAULT_WORKER_CLASS}"
-        raise SettingError(f"{named_by} is not valid: expected {expected}")
+        raise SettingError(f"{named_by} is not valid: expected {WORKER_CLASS_FORM}")
     if path not in UVICORN_WORKER_CLASSES:  # the image's own need no check
         _check_worker(_import_class(path, named_by), named_by)
     return path

@@ -1,0 +1,6 @@
+"""Releasing to a registry: plans, publication and staging, merged indexes, date tags, cosign
+signatures, attestations, the Docker Hub description.
+
+May import `bake.engine`, `bake.core`, the top-level `bake.errors`/`bake.paths`/`bake.progress`,
+python-on-whales and requests; never the command line or `devtools`. `bake.release.plan` runs
+on a bare runner: it imports the standard library and `bake.core` only."""

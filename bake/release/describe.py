@@ -1,0 +1,34 @@
+"""Sets a Docker Hub repository's description to the README, through the Hub's HTTP API.
+
+The API's address comes from the caller (the publishing workflow's DOCKERHUB_API
+variable), so that no service address is written in this repository.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from bake.progress import say
+from bake.release.publish import PublishError
+
+# Docker Hub refuses longer full descriptions; a longer README is an error, never cut short.
+MAX_DESCRIPTION = 25_000
+
+
+def update_description(
+    api: str, repository: str, username: str, token: str, readme: str, session: requests.Session
+) -> None:
+    if len(readme) > MAX_DESCRIPTION:
+        raise PublishError(f"README.md has {len(readme)} characters; Docker Hub takes at most {MAX_DESCRIPTION}")
+    login = session.post(f"{api}/v2/users/login", json={"username": username, "password": token}, timeout=30)
+    if login.status_code != 200:
+        raise PublishError(f"logging in to {api} as {username!r} failed with HTTP {login.status_code}")
+    response = session.patch(
+        f"{api}/v2/repositories/{repository}/",
+        json={"full_description": readme},
+        headers={"Authorization": f"JWT {login.json()['token']}"},
+        timeout=30,
+    )
+    if response.status_code != 200:
+        raise PublishError(f"updating the description of {repository} failed with HTTP {response.status_code}")
+    say(f"description of {repository} set from README.md ({len(readme)} characters)")

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+from uvicorn_gunicorn_runtime import settings as settings_module
+from uvicorn_gunicorn_runtime.settings import Settings
+
+from tests.unit.runtime.readings import reading
+
+
+@pytest.fixture
+def container_readings(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """load_from_container, recording each reading of "the container" (see readings) instead of
+    reading this machine's."""
+    readings: list[Settings] = []
+
+    def load_from_container(environ: Mapping[str, str]) -> Settings:
+        readings.append(reading(environ))
+        return readings[-1]
+
+    monkeypatch.setattr(settings_module, "load_from_container", load_from_container)
+    return readings
