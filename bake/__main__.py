@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bake import commands
-from bake.core.settings import add_date_option, add_setting_options, environment_of, settings_of
+from bake.core.settings import add_date_option, add_setting_options, settings_of
 from bake.engine.failures import reporting_failures
 from bake.engine.platforms import UNAME_MACHINE
 from bake.errors import UsageError
@@ -166,10 +166,7 @@ def parse(argv: Sequence[str]) -> tuple[str, argparse.Namespace]:
 
 def run(argv: Sequence[str]) -> int:
     name, args = parse(argv)
-    if getattr(args, "all_platforms", False):
-        args.passed_on.append("--all-platforms")
-    settings = settings_of(args)
-    os.environ.update(environment_of(settings))  # one date for every step, even across midnight
+    settings = settings_of(args)  # one build date for every step, even across midnight
     os.chdir(REPO_ROOT)  # bake resolves the build context against the working directory
     return COMMANDS[name].run(args, settings)
 

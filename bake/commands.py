@@ -134,8 +134,8 @@ def build_and_test(
         raise BakeError(f"not built, so not tested: {'; '.join(left_out)}")
     only = [f"--platform={platform}"] if platform else []
     for image in chosen:
-        everywhere = bool(tags) or (image.is_default and image.variant == "slim") or all_platforms
-        scope = only or ([] if everywhere else ["--native-only"])
+        everywhere = bool(tags) or (image.is_default and image.variant == "slim")
+        scope = only or (["--all-platforms"] if all_platforms else [] if everywhere else ["--native-only"])
         _pytest(image.name, scope, pytest_args, settings)
     return chosen
 

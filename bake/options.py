@@ -29,7 +29,9 @@ class OptionParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
     def option_names(self) -> list[str]:
-        return [action.option_strings[-1] for action in self._actions if action.option_strings][1:]  # not --help
+        return [
+            action.option_strings[-1] for action in self._actions if action.option_strings and action.dest != "help"
+        ]
 
     def parse(self, words: Sequence[str]) -> argparse.Namespace:
         """`words` parsed; with a pass-through tool, whatever follows a literal `--` is left for

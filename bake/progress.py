@@ -17,10 +17,6 @@ def say(line: str) -> None:
         sys.stderr.flush()
 
 
-def warn(line: str) -> None:
-    say(f"warning: {line}")
-
-
 def report_error(line: str) -> None:
     say(f"error: {line}")
 

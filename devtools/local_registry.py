@@ -11,7 +11,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,8 @@ from testcontainers.core.container import DockerContainer
 
 from bake.errors import BakeError
 from bake.progress import say
+from devtools.containers import is_up
+from devtools.polling import poll
 
 READY_SECONDS = 30
 REGISTRY_IMAGE = "registry:2"
@@ -70,14 +71,19 @@ def _wait_until_serving(
 ) -> str:
     """The registry's host:port (`address`: None while it is not known yet), once its API
     answers there; fails once it is not `running`, or at the deadline, with its `output`."""
-    deadline = time.monotonic() + READY_SECONDS
-    while True:
+
+    def serving_at() -> str | None:
         now = address()
         if now and _answers(now):
             return now
-        if not running() or time.monotonic() > deadline:
+        if not running():
             raise LocalRegistryError(f"the local registry did not start: {output()}")
-        time.sleep(0.1)
+        return None
+
+    found = poll(serving_at, lambda answer: answer is not None, READY_SECONDS, interval=0.1)
+    if found is None:
+        raise LocalRegistryError(f"the local registry did not start: {output()}")
+    return found
 
 
 @contextmanager
@@ -88,15 +94,12 @@ def _container_registry(labels: Mapping[str, str]) -> Iterator[str]:
     container.ports[f"{REGISTRY_PORT}/tcp"] = ("127.0.0.1",)  # type: ignore[assignment]
     with container:
         wrapped = container.get_wrapped_container()
-
-        def running() -> bool:
-            wrapped.reload()
-            return wrapped.status in ("created", "running")
-
         # Read at 127.0.0.1, where it listens: testcontainers' waits would ask at the address
         # it takes for the engine's host, which may be a bridge's gateway.
         port = container.get_exposed_port(REGISTRY_PORT)
-        yield _wait_until_serving(lambda: f"127.0.0.1:{port}", running, lambda: wrapped.logs().decode())
+        yield _wait_until_serving(
+            lambda: f"127.0.0.1:{port}", lambda: is_up(container), lambda: wrapped.logs().decode()
+        )
 
 
 def _logged_address(log: Path) -> str | None:

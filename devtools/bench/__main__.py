@@ -19,7 +19,7 @@ from bake.core.matrix import load_matrix
 from bake.core.naming import local_reference
 from bake.core.reference import ImageReference
 from bake.core.selection import select
-from bake.core.settings import add_setting_options, environment_of, settings_from_environment, settings_of
+from bake.core.settings import Settings, add_setting_options, environment_of, settings_of
 from bake.engine.build import BuildSettings, build, plan_bases
 from bake.engine.failures import reporting_failures
 from bake.engine.platforms import engine_platform
@@ -58,10 +58,9 @@ def parser() -> OptionParser:
 FASTAPI = "fastapi"  # the flavor the report measures beside its base
 
 
-def run_benchmarks(tag: str | None, short: bool) -> dict[str, Any]:
+def run_benchmarks(tag: str | None, short: bool, run_settings: Settings) -> dict[str, Any]:
     mode = SHORT if short else FULL
     seconds, startup_runs = float(mode["seconds"]), int(mode["startup_runs"])
-    run_settings = settings_from_environment()
     today, image_name = run_settings.date_tag, run_settings.image_name
     settings = BuildSettings.of(run_settings, find_ca_bundle())
     matrix = load_matrix(run_settings.build_date)
@@ -142,8 +141,8 @@ def _is_built(image_name: str, tag: str) -> bool:
     return bool(docker.image.exists(str(ImageReference(image_name, tag))))
 
 
-def _run(args: argparse.Namespace) -> int:
-    results = run_benchmarks(args.tag, args.short)
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    results = run_benchmarks(args.tag, args.short, settings)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
     from devtools.bench.chart import write_throughput_chart  # matplotlib: not needed to check the options
@@ -157,9 +156,10 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     def run() -> int:
         args = parser().parse(sys.argv[1:] if argv is None else argv)
-        os.environ.update(environment_of(settings_of(args)))  # the settings every step reads
+        settings = settings_of(args)
+        os.environ.update(environment_of(settings))  # for the commands the bench runs
         os.chdir(REPO_ROOT)  # bake resolves the build context against the working directory
-        return _run(args)
+        return _run(args, settings)
 
     return reporting_failures(run)
 

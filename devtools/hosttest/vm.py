@@ -28,11 +28,13 @@ from typing import TextIO
 from bake.engine.standin import cache_dir
 from devtools.hosttest.machine import REPO_TARGET, HostTestError, Say, Step, TestHost
 from devtools.hosttest.vm_disk import GuestDisk, harness_key
+from devtools.polling import poll
 
 QEMU = "qemu-system-x86_64"
 KVM_PROBE_SECONDS = 20.0  # a guest under working KVM prints its first kernel line within a second or two
 BOOT_SECONDS = 900.0  # to an SSH login, emulated, on a busy 2-core host
 STOP_SECONDS = 180.0
+MONITOR_SECONDS = 60.0  # QEMU's monitor socket, to its first answer
 KERNEL_ARGUMENTS = "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1"
 FIRST_KERNEL_LINE = b"Linux version"
 _FORWARDED_SSH = re.compile(r"TCP\[HOST_FORWARD\]\s+\d+\s+127\.0\.0\.1\s+(\d+)\s+\S+\s+22\b")
@@ -72,16 +74,18 @@ def kvm_boots(disk: GuestDisk, seconds: float = KVM_PROBE_SECONDS) -> bool:
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent
     ) as probe:
-        assert probe.stdout is not None
-        os.set_blocking(probe.stdout.fileno(), False)
-        seen, deadline = b"", time.monotonic() + seconds
+        output = probe.stdout
+        assert output is not None
+        os.set_blocking(output.fileno(), False)
+        seen = bytearray()
+
+        def kernel_spoke_or_qemu_ended() -> bool:
+            seen.extend(output.read() or b"")
+            return FIRST_KERNEL_LINE in seen or probe.poll() is not None
+
         try:
-            while time.monotonic() < deadline and probe.poll() is None:
-                seen += probe.stdout.read() or b""
-                if FIRST_KERNEL_LINE in seen:
-                    return True
-                time.sleep(0.2)
-            return False
+            poll(kernel_spoke_or_qemu_ended, bool, seconds, interval=0.2)
+            return FIRST_KERNEL_LINE in seen
         finally:
             probe.kill()
 
@@ -225,15 +229,17 @@ class VirtualMachine(TestHost):
 
     def wait_for_ssh(self, seconds: float, say: Say) -> float:
         started = time.monotonic()
-        while time.monotonic() - started < seconds:
+
+        def logged_in() -> bool:
             if self.process.poll() is not None:
                 raise HostTestError(f"{self.name}: QEMU exited ({self.process.returncode}) before the guest answered:\n"
                                    f"{console_tail(self.console)}")  # fmt: skip
             probe = subprocess.run(self._ssh("true"), capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
-            if probe.returncode == 0:
-                return time.monotonic() - started
-            time.sleep(2)
-        raise HostTestError(f"{self.name}: no SSH login within {seconds:.0f} s:\n{console_tail(self.console)}")
+            return probe.returncode == 0
+
+        if not poll(logged_in, bool, seconds, interval=2):
+            raise HostTestError(f"{self.name}: no SSH login within {seconds:.0f} s:\n{console_tail(self.console)}")
+        return time.monotonic() - started
 
     def power_off(self) -> float:
         """Shuts the guest down as a host shuts down; kills QEMU if it does not end in time."""
@@ -299,12 +305,15 @@ def running_vm(
 
 
 def _await_port(qmp: Path, process: subprocess.Popen[bytes]) -> int:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def port() -> int | None:
         if process.poll() is not None:
             raise HostTestError(f"QEMU exited at once ({process.returncode}): see {qmp.with_name('qemu.log')}")
         if qmp.exists():
             with contextlib.suppress(OSError):
                 return forwarded_ssh_port(_qmp(qmp, "info usernet"))
-        time.sleep(0.2)
-    raise HostTestError(f"QEMU's monitor did not answer at {qmp}")
+        return None
+
+    found = poll(port, lambda answer: answer is not None, MONITOR_SECONDS, interval=0.2)
+    if found is None:
+        raise HostTestError(f"QEMU's monitor did not answer at {qmp}")
+    return found

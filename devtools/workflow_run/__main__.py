@@ -28,9 +28,9 @@ from bake.core.reference import ImageReference
 from bake.core.selection import select, with_bases
 from bake.core.settings import (
     DEFAULT_IMAGE_NAME,
+    Settings,
     add_date_option,
     environment_of,
-    settings_from_environment,
     settings_of,
 )
 from bake.errors import BakeError, reporting_errors
@@ -114,11 +114,10 @@ def _signing_key_pair(directory: Path) -> Path:
     return public
 
 
-def run(tag: str, only: str | None) -> None:
+def run(tag: str, only: str | None, settings: Settings) -> None:
     for tool in ("act", "sudo", "node", "cosign"):
         if shutil.which(tool) is None:
             raise WorkflowRunError(f"{tool} is not on PATH (nox -s workflows installs what it needs)")
-    settings = settings_from_environment()
     build_date = settings.date_tag
     (image,) = select(load_matrix(settings.build_date), [tag])
     with (
@@ -164,8 +163,9 @@ def parser() -> OptionParser:
 def main(argv: Sequence[str] | None = None) -> int:
     def _run() -> int:
         args = parser().parse(sys.argv[1:] if argv is None else argv)
-        os.environ.update(environment_of(settings_of(args)))
-        run(args.tag, args.only)
+        settings = settings_of(args)
+        os.environ.update(environment_of(settings))  # act's jobs read the run's date
+        run(args.tag, args.only, settings)
         return 0
 
     return reporting_errors(_run)

@@ -16,10 +16,12 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy, WaitStrategy
 
 from bake.engine.platforms import engine_platform
+from devtools.containers import is_up
+from devtools.polling import REAL_TIME, Clock, poll
 from devtools.server_probes import ServerReader
 from tests.image.leftovers import session_labels
-from tests.image.waiting import REAL_TIME, Clock, count_matches, poll, startup_deadline
 from tests.image.waiting import STARTUP_TIMEOUT_SECONDS as STARTUP_TIMEOUT_SECONDS
+from tests.image.waiting import count_matches, startup_deadline
 
 
 @dataclass(frozen=True)
@@ -131,13 +133,8 @@ class Server(ServerReader):
         affinity, *quota_files = json.loads(self.python(_READ_CPU_LIMITS))
         return usable_cpus(affinity, cpu_quota(*quota_files))
 
-    def _is_running(self) -> bool:
-        wrapped = self.container.get_wrapped_container()
-        wrapped.reload()
-        return wrapped.status in ("created", "running")
-
     def _read_logs(self) -> _LogReading:
-        running = self._is_running()  # first: once it has stopped, the logs read next are complete
+        running = is_up(self.container)  # first: once it has stopped, the logs read next are complete
         return _LogReading(running, self.logs())
 
     def wait_for_log(self, pattern: str, times: int = 1, seconds: float | None = None) -> str:

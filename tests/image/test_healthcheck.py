@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from testcontainers.core.wait_strategies import HealthcheckWaitStrategy, WaitStrategy
 
+from devtools.polling import poll
 from tests.conftest import ChildImages, ImageUnderTest
 from tests.image.server import STARTUP_TIMEOUT_SECONDS, Manager, Server, engine_time, run_to_exit, serve
-from tests.image.waiting import poll
 
 SECOND = 1_000_000_000  # Docker's health durations are in nanoseconds
 SHIPPED = {

@@ -1,14 +1,11 @@
 """Waiting for what a test awaits: poll until it holds, up to a deadline derived from what is
-awaited and where it runs. Nothing here stands in for readiness by sleeping; a deadline is
-only ever waited out by a test that fails. Plain Python, so that tests/unit checks it."""
+awaited and where it runs (the polling itself is devtools/polling.py). Nothing here stands in
+for readiness by sleeping; a deadline is only ever waited out by a test that fails. Plain
+Python, so that tests/unit checks it."""
 
 from __future__ import annotations
 
 import re
-
-from devtools.polling import REAL_TIME, Clock, poll
-
-__all__ = ["REAL_TIME", "Clock", "poll"]
 
 # Under QEMU a cold start of several workers takes tens of seconds.
 STARTUP_TIMEOUT_SECONDS = 180

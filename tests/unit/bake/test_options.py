@@ -126,6 +126,7 @@ def test_an_unknown_test_option_points_at_the_separator() -> None:
 
 
 def test_an_error_begins_with_the_command_the_user_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert f'INVOKED_AS = "{INVOKED_AS}"' in NOXFILE.read_text()  # noxfile.py imports no bake module
     monkeypatch.setenv(INVOKED_AS, "nox -s build")
     with pytest.raises(UsageError, match=r"^nox -s build: unknown option '--bse'"):
         command_parser("build").parse(["--bse"])

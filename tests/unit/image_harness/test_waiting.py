@@ -9,14 +9,13 @@ from typing import cast
 import pytest
 from testcontainers.core.container import DockerContainer
 
+from devtools.polling import Clock, poll
 from tests.image.server import Server, cpu_quota, usable_cpus
 from tests.image.waiting import (
     EMULATION_SLOWDOWN,
     SECONDS_PER_WORKER,
     STARTUP_TIMEOUT_SECONDS,
-    Clock,
     count_matches,
-    poll,
     startup_deadline,
 )
 

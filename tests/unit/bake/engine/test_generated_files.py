@@ -13,7 +13,7 @@ from bake.core.matrix import load_matrix
 from bake.engine.generated import COMMITTED_FILES, GeneratedFile, generate, generated_for, is_current
 from bake.engine.hcl import bake_targets, render_bake_file
 from bake.engine.readme import ReadmeError, render_tag_sections, with_tag_sections
-from bake.paths import BAKE_FILE, MATRIX_FILE, README, REPO_ROOT
+from bake.paths import BAKE_FILE, FLAVOR_DOCKERFILE, MATRIX_FILE, README
 
 GENERATED_ON = date(2026, 11, 24)
 
@@ -63,7 +63,7 @@ def test_each_flavor_target_is_built_from_its_base_target() -> None:
         block = text[text.index(f'target "{image.target}" {{') :].split("\n}\n", 1)[0]
         assert f'contexts  = {{ base = "target:{image.base_image.target}" }}' in block
         assert f'REQUIREMENTS = "{" ".join(image.flavor.requirements)}"' in block
-    assert "FROM base\n" in (REPO_ROOT / "images" / "flavors" / "Dockerfile").read_text()
+    assert "FROM base\n" in FLAVOR_DOCKERFILE.read_text()
 
 
 def test_tag_sections_list_supported_and_retired_versions() -> None:
