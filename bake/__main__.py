@@ -55,9 +55,13 @@ def _select(parser: OptionParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="only the tags: no notices about the matrix")
 
 
-def _build(parser: OptionParser) -> None:
+def _plan(parser: OptionParser) -> None:
     _tags(parser)
     add_setting_options(parser)
+
+
+def _build(parser: OptionParser) -> None:
+    _plan(parser)
     _platform(parser)
 
 
@@ -126,7 +130,7 @@ class CommandSpec:
 
 COMMANDS: dict[str, CommandSpec] = {
     "generate": CommandSpec("write docker-bake.hcl and the README's tag sections", _generate, commands.run_generate),
-    "plan": CommandSpec("print what a build would make", _build, commands.run_plan),
+    "plan": CommandSpec("print what a build would make", _plan, commands.run_plan),
     "select": CommandSpec("print the selected tags, one a line", _select, commands.run_select),
     "build": CommandSpec("build and load images", _build, commands.run_build),
     "test": CommandSpec("build the tags and run the image tests on them", _test, commands.run_test, "pytest"),

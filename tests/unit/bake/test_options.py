@@ -92,8 +92,9 @@ def test_publish_and_bench_and_describe_take_their_own_options() -> None:
     [
         ("build", ["--bse", "standin"],
          "python -m bake build: unknown option '--bse' (options: --image-name, --date, --base, --platform)"),
-        ("plan", ["-k", "x"], "python -m bake plan: unknown option '-k' (options: --image-name, --date, --base, "
-         "--platform)"),
+        ("plan", ["-k", "x"], "python -m bake plan: unknown option '-k' (options: --image-name, --date, --base)"),
+        ("plan", ["--platform=linux/amd64"], "python -m bake plan: unknown option '--platform' (options: "
+         "--image-name, --date, --base)"),
         ("build", ["--base"], "python -m bake build: argument --base: expected one argument"),
         ("build", ["--base", "--date=2027-11-01"], "python -m bake build: argument --base: expected one argument"),
         ("publish", ["--dry-run=yes"], "python -m bake publish: argument --dry-run: ignored explicit argument 'yes'"),
