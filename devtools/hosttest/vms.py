@@ -30,7 +30,7 @@ from bake.core.matrix import DebianSuite, load_matrix
 from bake.core.naming import local_reference
 from bake.core.selection import select
 from bake.core.settings import settings_from_environment
-from bake.errors import BakeError, reporting_errors
+from bake.errors import reporting_errors
 from bake.options import OptionParser
 from bake.paths import REPO_ROOT
 from bake.progress import say
@@ -71,17 +71,13 @@ class Scenario:
     with_image: bool = False
 
 
-class ScenarioFailed(BakeError):
-    pass
-
-
 def _all_passed(results: list[CaseResult], engine: str, say: Say) -> str:
     """Says each case's result; fails unless every one passed."""
     for result in results:
         say(f"  {result.case.name:<52} {'ok' if result.ok else 'FAILED':<6} {result.detail}")
     failed = sum(not result.ok for result in results)
     if failed:
-        raise ScenarioFailed(f"{failed} of {len(results)} cases failed on {engine}")
+        raise Failed(f"{failed} of {len(results)} cases failed on {engine}")
     return f"{len(results)} case(s) passed on {engine}"
 
 
@@ -152,7 +148,7 @@ def _timed(name: str, machine: VirtualMachine, say: Say) -> Outcome:
     try:
         detail = SCENARIOS[name].run(machine, say)
         outcome = Outcome(name, True, time.monotonic() - started, detail)
-    except (Failed, ScenarioFailed, HostTestError) as error:
+    except (Failed, HostTestError) as error:
         outcome = Outcome(name, False, time.monotonic() - started, str(error))
     say(result_line(outcome))
     return outcome
