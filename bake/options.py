@@ -14,7 +14,9 @@ from typing import Any, NoReturn
 from bake.errors import UsageError
 
 SEPARATOR = "--"
-# Set by noxfile.py: the command the user typed, for the first words of an error line.
+# Set by noxfile.py for the one command a session runs: what the user typed, for the first words
+# of an error line. The parser takes it out of the environment, so that what that command runs in
+# turn (pytest, act and the workflows' own nox sessions) does not inherit a name not its own.
 INVOKED_AS = "BAKE_INVOKED_AS"
 
 
@@ -22,7 +24,7 @@ class OptionParser(argparse.ArgumentParser):
     """An argparse parser whose errors are a `UsageError` of one line, not a usage and exit 2."""
 
     def __init__(self, prog: str, description: str | None = None, pass_through: str | None = None) -> None:
-        super().__init__(prog=os.environ.get(INVOKED_AS) or prog, description=description, allow_abbrev=False)
+        super().__init__(prog=os.environ.pop(INVOKED_AS, None) or prog, description=description, allow_abbrev=False)
         self.pass_through = pass_through  # the tool that gets every word after a literal `--`
 
     def error(self, message: str) -> NoReturn:

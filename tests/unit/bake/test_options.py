@@ -4,6 +4,7 @@ spellings of every option, options and tags in any order, one line for a mistake
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections.abc import Callable
 
@@ -131,6 +132,14 @@ def test_an_error_begins_with_the_command_the_user_typed(monkeypatch: pytest.Mon
     monkeypatch.setenv(INVOKED_AS, "nox -s build")
     with pytest.raises(UsageError, match=r"^nox -s build: unknown option '--bse'"):
         command_parser("build").parse(["--bse"])
+
+
+def test_the_typed_command_is_not_handed_down_to_what_the_command_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nox -s workflows` runs act, whose jobs run `nox -s unit`: their errors name their own command."""
+    monkeypatch.setenv(INVOKED_AS, "nox -s workflows")
+    assert workflow_run.parser().prog == "nox -s workflows"
+    assert INVOKED_AS not in os.environ
+    assert command_parser("build").prog == "python -m bake build"
 
 
 def test_the_command_line_ends_a_mistake_with_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
