@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from python_on_whales import DockerException, docker
+from python_on_whales.exceptions import NoSuchContainer, NoSuchImage
 
 from bake.core.base_digest import BASE_DIGEST_LABEL, BASE_LABEL
 from bake.core.ca_bundle import find_ca_bundle
@@ -41,11 +42,13 @@ def _remove_labelled(is_to_go: Callable[[str], bool]) -> None:
         ("image", lambda each: docker.image.remove(each, force=True), images),
     ):
         for each in found:
-            if is_to_go((each.config.labels or {}).get(SESSION_LABEL, "")):
-                try:
+            try:
+                if is_to_go((each.config.labels or {}).get(SESSION_LABEL, "")):
                     remove(each.id)
-                except DockerException as error:
-                    print(f"leftover {kind} {each.id} not removed: {error.stderr or error}", flush=True)
+            except (NoSuchContainer, NoSuchImage):
+                continue  # gone since the listing: a session beside this one removed its own
+            except DockerException as error:
+                print(f"leftover {kind} {each.id} not removed: {error.stderr or error}", flush=True)
 
 
 def _tests_a_tag(config: pytest.Config) -> bool:

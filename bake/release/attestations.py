@@ -107,6 +107,11 @@ def read_sboms(reference: str, platforms: list[str]) -> dict[str, Any]:
     }
 
 
+def read_provenances(reference: str, platforms: list[str]) -> dict[str, Any]:
+    """{platform: provenance (its `SLSA` statement and more)} of `reference`, as imagetools reads them."""
+    return _per_platform(read_formatted(reference, "Provenance"), platforms)
+
+
 def verify_attestations(repository: str, digest: str, expected: Mapping[str, Mapping[str, str]]) -> dict[str, int]:
     """Checks the attestations of the index `repository@digest` for each platform of
     `expected` ({platform: {package: version}}); returns the SBOM's package count per platform
@@ -115,7 +120,7 @@ def verify_attestations(repository: str, digest: str, expected: Mapping[str, Map
     platforms = sorted(expected)
     predicates = attestation_predicates(repository, read_manifest(reference))
     sboms = read_sboms(reference, platforms)
-    provenances = _per_platform(read_formatted(reference, "Provenance"), platforms)
+    provenances = read_provenances(reference, platforms)
     counts = {}
     for platform in platforms:
         missing = {SPDX_PREDICATE, PROVENANCE_PREDICATE} - predicates.get(platform, set())
