@@ -18,14 +18,28 @@ from python_on_whales import docker
 
 from bake.paths import REPO_ROOT
 from devtools.hosttest.machine import HostTestError, Say
+from devtools.hosttest.platform_archive import extract_platform
 from devtools.hosttest.vm import PAYLOAD_MOUNT, VirtualMachine
 
 PER_CORE = {"WORKERS_PER_CORE": "4"}
 GUEST_DIRECTORY = "/root/limits"
 PAYLOAD = PAYLOAD_MOUNT
 ARCHIVE = "image.tar"
-# The shape kubelet gives a Burstable pod under the systemd driver; the uid's dashes become underscores.
-POD_SLICE = "kubepods-burstable-pod5f1c2b1e_0d4a_4c8e_9f1e_2a9e6c1d7b3a.slice"
+DIGEST_FILE = "image.digest"  # of the platform image's manifest, as the host's index lists it
+GUEST_PLATFORM = "linux/amd64"
+
+
+def pod_name(uid: str) -> str:
+    """The slice kubelet gives a Burstable pod under the systemd driver; the uid's dashes become underscores."""
+    return f"kubepods-burstable-pod{uid.replace('-', '_')}.slice"
+
+
+# One pod per case: the cases run side by side, and two servers under one pod's memory limit
+# could push each other out.
+SMALL_POD = pod_name("5f1c2b1e-0d4a-4c8e-9f1e-2a9e6c1d7b3a")
+SMALL_POD_HOST_NS = pod_name("8a3d6f20-4b1e-4e57-a0c9-3f2b7d915e64")
+LARGE_POD = pod_name("0b7e3d52-91c4-4f0a-8d2e-6c5a4e9f1b70")
+LARGE_POD_HOST_NS = pod_name("c46e1a8f-2d73-49b5-b81e-7f0d5a3c2e19")
 POD_SLICE_UNIT = """[Unit]
 Description=a Kubernetes pod's slice, as kubelet makes it
 [Slice]
@@ -41,12 +55,12 @@ PODMAN = ["runuser", "-u", TESTER, "--", "env", f"--chdir=/home/{TESTER}", "XDG_
           "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus", "podman"]  # fmt: skip
 
 
-def pod_slice(cpu_percent: int, memory: str) -> str:
+def pod_slice(name: str, cpu_percent: int, memory: str) -> str:
     """Shell that makes the pod's slice with these limits (kubelet writes the same cpu.max, memory.max)."""
     unit = POD_SLICE_UNIT.format(cpu_percent=cpu_percent, memory=memory)
     return (
-        f"systemctl stop {POD_SLICE} 2>/dev/null; printf %s {shlex.quote(unit)} > /run/systemd/system/{POD_SLICE}"
-        f" && systemctl daemon-reload && systemctl start {POD_SLICE}"
+        f"systemctl stop {name} 2>/dev/null; printf %s {shlex.quote(unit)} > /run/systemd/system/{name}"
+        f" && systemctl daemon-reload && systemctl start {name}"
     )
 
 
@@ -80,31 +94,31 @@ DOCKER_CASES = (
     LimitsCase("--cgroupns=host --cpus 1", ("--cgroupns=host", "--cpus", "1"), 4, "its own cgroup, read by path"),
     LimitsCase(
         "pod slice, private namespace",
-        (f"--cgroup-parent={POD_SLICE}",),
+        (f"--cgroup-parent={SMALL_POD}",),
         8,
         "the pod's 1 CPU and 256 MiB are above the namespace's root: not seen, the guest's 2 CPUs count",
-        setup=pod_slice(100, "256M"),
+        setup=pod_slice(SMALL_POD, 100, "256M"),
     ),
     LimitsCase(
         "pod slice, host namespace",
-        (f"--cgroup-parent={POD_SLICE}", "--cgroupns=host"),
+        (f"--cgroup-parent={SMALL_POD_HOST_NS}", "--cgroupns=host"),
         2,
         "the pod's 1 CPU (4 workers) and 256 MiB (2 workers), read up the path",
-        setup=pod_slice(100, "256M"),
+        setup=pod_slice(SMALL_POD_HOST_NS, 100, "256M"),
     ),
     LimitsCase(
         "pod slice and container limits, private namespace",
-        (f"--cgroup-parent={POD_SLICE}", "--cpus", "0.5", "--memory", "256m"),
+        (f"--cgroup-parent={LARGE_POD}", "--cpus", "0.5", "--memory", "256m"),
         2,
         "the container's own limits, as kubelet sets them under the pod's (2 CPUs, 1 GiB)",
-        setup=pod_slice(200, "1G"),
+        setup=pod_slice(LARGE_POD, 200, "1G"),
     ),
     LimitsCase(
         "pod slice and container limits, host namespace",
-        (f"--cgroup-parent={POD_SLICE}", "--cgroupns=host", "--cpus", "0.5", "--memory", "256m"),
+        (f"--cgroup-parent={LARGE_POD_HOST_NS}", "--cgroupns=host", "--cpus", "0.5", "--memory", "256m"),
         2,
         "the smallest along the path: the container's",
-        setup=pod_slice(200, "1G"),
+        setup=pod_slice(LARGE_POD_HOST_NS, 200, "1G"),
     ),
     LimitsCase(
         "malformed cpu.max",
@@ -175,9 +189,14 @@ def judge(case: LimitsCase, found: dict[str, Any]) -> CaseResult:
 
 
 def payload(image: str, directory: Path) -> Path:
-    """What the guest reads from its second disk: the image's saved index and the runner."""
+    """What the guest reads from its second disk: the image's GUEST_PLATFORM image out of the
+    saved index, the digest of its manifest, and the runner."""
     directory.mkdir(parents=True, exist_ok=True)
-    docker.image.save(image, output=directory / ARCHIVE)
+    with tempfile.TemporaryDirectory() as scratch:
+        saved = Path(scratch) / "index.tar"
+        docker.image.save(image, output=saved)
+        extracted = extract_platform(saved, GUEST_PLATFORM, directory / ARCHIVE)
+    (directory / DIGEST_FILE).write_text(extracted.digest)
     devtools = Path(__file__).resolve().parents[1]
     for source in (devtools / "polling.py", devtools / "server_probes.py", devtools / "hosttest" / "guest_limits.py"):
         (directory / source.name).write_text(source.read_text())
@@ -209,10 +228,16 @@ def _json_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("{")]
 
 
-def _loaded_image(output: str) -> str:
-    names = [line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("Loaded image")]
+def _loaded_image(machine: VirtualMachine, engine: str, load_output: str, digest_field: str) -> str:
+    """The loaded image's name, once the engine shows it is the host's platform image (the
+    manifest digest the payload names)."""
+    names = [line.split(":", 1)[1].strip() for line in load_output.splitlines() if line.startswith("Loaded image")]
     if not names:
-        raise HostTestError(f"the engine loaded no image:\n{output}")
+        raise HostTestError(f"the engine loaded no image:\n{load_output}")
+    inspect = f"{engine} image inspect --format '{{{{{digest_field}}}}}' {shlex.quote(names[0])}"
+    check = machine.run(f'test "$({inspect})" = "$(cat {PAYLOAD}/{DIGEST_FILE})"')
+    if not check.ok:
+        raise HostTestError(f"{names[0]} in the guest is not the host's {GUEST_PLATFORM} image: {check.tail(3)}")
     return names[0]
 
 
@@ -225,7 +250,8 @@ def docker_limits(machine: VirtualMachine, say: Say) -> tuple[list[CaseResult], 
         raise HostTestError(f"docker load failed: {load.tail()}")
     engine = f"Docker {facts.output.split()[2]}, cgroup v2, systemd driver"
     say(f"{machine.name}: {engine}; image loaded in {load.seconds:.0f} s")
-    return _run_cases(machine, ["docker"], _loaded_image(load.output), DOCKER_CASES), facts.output.strip()
+    image = _loaded_image(machine, "docker", load.output, ".Id")  # the containerd store names it by its manifest
+    return _run_cases(machine, ["docker"], image, DOCKER_CASES), facts.output.strip()
 
 
 def podman_limits(machine: VirtualMachine, say: Say) -> tuple[list[CaseResult], str]:
@@ -237,4 +263,5 @@ def podman_limits(machine: VirtualMachine, say: Say) -> tuple[list[CaseResult], 
     if not version.ok or not load.ok:
         raise HostTestError(f"podman could not load the image: {version.tail(3)} {load.tail()}")
     say(f"{machine.name}: Podman {version.output.strip()} rootless; image loaded in {load.seconds:.0f} s")
-    return _run_cases(machine, PODMAN, _loaded_image(load.output), PODMAN_CASES), version.output.strip()
+    image = _loaded_image(machine, podman, load.output, ".Digest")
+    return _run_cases(machine, PODMAN, image, PODMAN_CASES), version.output.strip()

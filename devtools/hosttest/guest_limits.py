@@ -4,15 +4,24 @@ the guest's container engine (Docker, or Podman as an ordinary user), one JSON l
 `python3 guest_limits.py CASES.json` with polling.py and server_probes.py beside it (copied from
 devtools/, with the bake/errors.py they import): the cases say how to run each container and how
 many workers to wait for; the harness on the host judges the results.
+
+Every case's set-up runs first, one at a time (they reload systemd); then the containers start
+together and each is watched on its own thread, so that one case's wait is not added to the
+next's. Processes are read from the guest's own /proc, where the container's PID 1 is the
+engine's State.Pid: no process is started in the container to count its workers.
 Standard library only: the guest has no virtual environment."""
 
 from __future__ import annotations
 
+import builtins
+import functools
+import io
 import json
 import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,23 +39,30 @@ POLL_SECONDS = 0.5
 STOP_TIMEOUT_SECONDS = 30
 
 
-class ContainerServer(ServerReader):
-    """A container of the image on the guest's engine, read as the tests and the bench read one."""
+class GuestContainer(ServerReader):
+    """A container of the image on the guest's engine, read as the tests and the bench read one,
+    from the guest's side: its PID 1 is the engine's State.Pid in the guest's /proc."""
 
     def __init__(self, engine: list[str], container: str) -> None:
         self.engine = engine
         self.container = container
+        self.manager_pid = int(self._engine("inspect", "--format", "{{.State.Pid}}", container).strip())
+
+    def _engine(self, *arguments: str) -> str:
+        return subprocess.run([*self.engine, *arguments], capture_output=True, text=True, check=True).stdout
 
     def logs(self) -> str:
         result = subprocess.run([*self.engine, "logs", self.container], capture_output=True, text=True, check=True)
         return result.stdout + result.stderr
 
     def python(self, source: str) -> str:
-        command = [*self.engine, "exec", self.container, "python", "-c", source]
-        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        """Runs the probe here, in this process (the guest's /proc holds the container's processes)."""
+        output = io.StringIO()
+        exec(source, {"__builtins__": builtins, "print": functools.partial(print, file=output)})
+        return output.getvalue()
 
 
-def _settings(server: ContainerServer) -> dict[str, Any] | None:
+def _settings(server: GuestContainer) -> dict[str, Any] | None:
     try:
         return server.settings()
     except (ServerReadError, subprocess.CalledProcessError):
@@ -61,53 +77,70 @@ def _answers(port: int) -> int | None:
         return None
 
 
-def run_case(engine: list[str], image: str, case: dict[str, Any]) -> dict[str, Any]:
-    if case.get("setup"):
-        subprocess.run(["bash", "-c", case["setup"]], check=True)
+def _start(engine: list[str], image: str, case: dict[str, Any]) -> GuestContainer:
     environment = [f"--env={name}={value}" for name, value in case["environment"].items()]
-    started = time.monotonic()
     run = [*engine, "run", "-d", *case["options"], *environment, image]
     container = subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip()
-    server = ContainerServer(engine, container)
+    return GuestContainer(engine, container)
+
+
+def watch(server: GuestContainer, case: dict[str, Any], started: float) -> dict[str, Any]:
+    """What a started container shows: its settings line, its workers once they number what the
+    case expects (or the deadline passes), its answer and its stop if the case asks."""
+    engine, container = server.engine, server.container
     result: dict[str, Any] = {"case": case["name"]}
-    try:
-        settings = poll(
-            lambda: _settings(server), lambda found: found is not None, STARTUP_SECONDS, interval=POLL_SECONDS
+    settings = poll(lambda: _settings(server), lambda found: found is not None, STARTUP_SECONDS, interval=POLL_SECONDS)
+    result["settings"] = settings["workers"] if settings else None
+    deadline = STARTUP_SECONDS + SECONDS_PER_WORKER * case["workers"]
+    result["processes"] = poll(
+        server.worker_count, lambda count: count == case["workers"], deadline, interval=POLL_SECONDS
+    )
+    if case.get("port"):
+        result["status"] = poll(
+            lambda: _answers(case["port"]), lambda status: status == 200, STARTUP_SECONDS, interval=POLL_SECONDS
         )
-        result["settings"] = settings["workers"] if settings else None
-        deadline = STARTUP_SECONDS + SECONDS_PER_WORKER * case["workers"]
-        result["processes"] = poll(
-            server.worker_count, lambda count: count == case["workers"], deadline, interval=POLL_SECONDS
-        )
-        if case.get("port"):
-            result["status"] = poll(
-                lambda: _answers(case["port"]), lambda status: status == 200, STARTUP_SECONDS, interval=POLL_SECONDS
-            )
-        result["seconds_to_workers"] = round(time.monotonic() - started, 1)
-        if case.get("stop"):
-            stopping = time.monotonic()
-            subprocess.run([*engine, "stop", "-t", str(STOP_TIMEOUT_SECONDS), container], capture_output=True)
-            result["stop_seconds"] = round(time.monotonic() - stopping, 1)
-            inspect = [*engine, "inspect", "--format", "{{.State.ExitCode}}", container]
-            result["exit_code"] = int(subprocess.run(inspect, capture_output=True, text=True, check=True).stdout)
-        logs = server.logs()
-        result["warnings"] = [line for line in logs.splitlines() if line.startswith("warning:")]
-        result["tracebacks"] = logs.count("Traceback")
-        result["logs_tail"] = logs.splitlines()[-8:]
-    finally:
-        subprocess.run([*engine, "rm", "-f", container], capture_output=True)
+    result["seconds_to_workers"] = round(time.monotonic() - started, 1)
+    if case.get("stop"):
+        stopping = time.monotonic()
+        subprocess.run([*engine, "stop", "-t", str(STOP_TIMEOUT_SECONDS), container], capture_output=True)
+        result["stop_seconds"] = round(time.monotonic() - stopping, 1)
+        inspect = [*engine, "inspect", "--format", "{{.State.ExitCode}}", container]
+        result["exit_code"] = int(subprocess.run(inspect, capture_output=True, text=True, check=True).stdout)
+    logs = server.logs()
+    result["warnings"] = [line for line in logs.splitlines() if line.startswith("warning:")]
+    result["tracebacks"] = logs.count("Traceback")
+    result["logs_tail"] = logs.splitlines()[-8:]
     return result
+
+
+def run_case(engine: list[str], image: str, case: dict[str, Any]) -> dict[str, Any]:
+    started = time.monotonic()
+    try:
+        server = _start(engine, image, case)
+    except (subprocess.CalledProcessError, OSError, ValueError) as error:
+        return _failed(case, error)
+    try:
+        return watch(server, case, started)
+    except (subprocess.CalledProcessError, OSError) as error:
+        return _failed(case, error)
+    finally:
+        subprocess.run([*engine, "rm", "-f", server.container], capture_output=True)
+
+
+def _failed(case: dict[str, Any], error: Exception) -> dict[str, Any]:
+    detail = getattr(error, "stderr", None) or str(error)
+    return {"case": case["name"], "error": f"{error}: {str(detail).strip()[-800:]}"}
 
 
 def main(argv: list[str]) -> int:
     plan = json.loads(Path(argv[1]).read_text())
-    for case in plan["cases"]:
-        try:
-            result = run_case(plan["engine"], plan["image"], case)
-        except (subprocess.CalledProcessError, OSError) as error:
-            detail = getattr(error, "stderr", None) or str(error)
-            result = {"case": case["name"], "error": f"{error}: {str(detail).strip()[-800:]}"}
-        print(json.dumps(result), flush=True)
+    cases = plan["cases"]
+    for case in cases:
+        if case.get("setup"):
+            subprocess.run(["bash", "-c", case["setup"]], check=True)
+    with ThreadPoolExecutor(max_workers=max(1, len(cases))) as pool:
+        for result in pool.map(functools.partial(run_case, plan["engine"], plan["image"]), cases):
+            print(json.dumps(result), flush=True)
     return 0
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from bake.errors import UsageError
+from bake.paths import REPO_ROOT
 from devtools.hosttest import cgroup2, vm, vms
 from devtools.hosttest.cgroup2 import DOCKER_CASES, PODMAN_CASES, LimitsCase, judge
 from devtools.hosttest.machine import HostTestError
@@ -93,10 +95,18 @@ def test_every_cpu_case_can_tell_a_missed_limit() -> None:
 
 
 def test_the_pod_slice_is_named_and_limited_as_kubelet_does() -> None:
-    assert cgroup2.POD_SLICE.startswith("kubepods-burstable-pod") and cgroup2.POD_SLICE.endswith(".slice")
-    script = cgroup2.pod_slice(100, "256M")
+    name = cgroup2.pod_name("5f1c2b1e-0d4a-4c8e-9f1e-2a9e6c1d7b3a")
+    assert name == "kubepods-burstable-pod5f1c2b1e_0d4a_4c8e_9f1e_2a9e6c1d7b3a.slice"
+    script = cgroup2.pod_slice(name, 100, "256M")
     assert "CPUQuota=100%" in script and "MemoryMax=256M" in script
-    assert f"systemctl start {cgroup2.POD_SLICE}" in script
+    assert f"systemctl start {name}" in script
+
+
+def test_cases_side_by_side_share_no_pod() -> None:
+    """The cases run at once: two servers in one pod's memory limit could push each other out."""
+    parents = [option for case in DOCKER_CASES for option in case.options if option.startswith("--cgroup-parent=")]
+    assert len(parents) == 4
+    assert len(set(parents)) == len(parents)
 
 
 def test_each_scenario_runs_on_a_known_guest() -> None:
@@ -104,3 +114,23 @@ def test_each_scenario_runs_on_a_known_guest() -> None:
     assert vms.parse(["--scenario", "limits"]).scenario == ["limits"]
     with pytest.raises(UsageError, match="nox -s vms: argument --scenario: invalid choice: 'nonsense'"):
         vms.parse(["--scenario", "nonsense"])
+
+
+def test_the_guest_counts_a_containers_workers_from_its_own_proc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guest's runner reads the processes in its own interpreter, with the container's PID 1
+    as the engine names it: here, this process and two children of its own."""
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "devtools"))  # where the guest has polling.py and server_probes.py
+    from devtools.hosttest.guest_limits import GuestContainer
+
+    reader = GuestContainer.__new__(GuestContainer)  # no engine here: only the reading is tested
+    reader.manager_pid = os.getpid()
+    children = [subprocess.Popen(["sleep", "30"]) for _ in range(2)]
+    try:
+        assert sorted(reader.worker_pids()) == sorted(child.pid for child in children)
+        children[0].kill()
+        children[0].wait()
+        assert reader.worker_count() == 1
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
