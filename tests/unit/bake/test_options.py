@@ -15,7 +15,7 @@ import devtools.workflow_run.__main__ as workflow_run
 from bake.__main__ import COMMANDS, command_parser, main
 from bake.errors import UsageError
 from bake.options import INVOKED_AS, OptionParser
-from bake.paths import NOXFILE, README
+from bake.paths import NOXFILE, README, REPO_ROOT
 
 # Each nox session that takes arguments and the parser its command reads them with.
 SESSION_PARSERS: dict[str, Callable[[], OptionParser]] = {
@@ -151,8 +151,11 @@ def test_the_command_line_ends_a_mistake_with_one_line_and_exit_2(capsys: pytest
     assert "unknown command 'frobnicate' (commands: generate, plan, select, build, test," in errors[1]
 
 
+BUILDING_DOCS = REPO_ROOT / "docs" / "building.md"
+
+
 def test_every_session_the_readme_shows_with_arguments_runs_a_command_that_parses_them() -> None:
-    shown_with_arguments = set(re.findall(r"nox -s (\w+) --", README.read_text()))
+    shown_with_arguments = set(re.findall(r"nox -s (\w+) --", README.read_text() + BUILDING_DOCS.read_text()))
     assert shown_with_arguments >= {"build", "test", "publish", "bench"}
     assert shown_with_arguments - {"hosts", "vms"} <= set(SESSION_PARSERS)
     noxfile = NOXFILE.read_text()
