@@ -3,17 +3,14 @@ own limit, whatever the request rate, and no request fails."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import re
-import threading
 from collections import Counter
-from dataclasses import dataclass, field
 
 import pytest
 
 from tests.conftest import PROBE_APP, ChildImages
-from tests.image.server import STARTUP_TIMEOUT_SECONDS, Server, serve
+from tests.image.load import NO_HEALTHCHECK, Load
+from tests.image.server import serve
 
 WORKERS = 3
 MAX_REQUESTS = 50
@@ -23,53 +20,8 @@ REQUESTS_PER_CLIENT = 500
 # The documented margin: past its limit-th request a worker takes at most one more request on
 # each other connection it holds open, and a client holds one connection at a time.
 MARGIN = CLIENTS - 1
-# The image's own HEALTHCHECK sends requests too; off, every request a worker takes is one of ours.
-NO_HEALTHCHECK = {"healthcheck": {"test": ["NONE"]}}
 TAKEN = re.compile(r"\[(\d+)\] \[INFO\] Request limit of (\d+) taken")
 RECYCLED = re.compile(r"\[(\d+)\] \[INFO\] Recycled after (\d+) requests \(limit (\d+)\)")
-
-
-@dataclass
-class Load:
-    """What clients on keep-alive connections saw: never retried, so a dropped connection counts."""
-
-    statuses: Counter[int] = field(default_factory=Counter)
-    pids: Counter[int] = field(default_factory=Counter)
-    errors: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def client(self, host: str, port: int, requests: int) -> None:
-        # http.client opens a new connection for the next request once an answer said
-        # `Connection: close`; it never sends a request again.
-        connection = http.client.HTTPConnection(host, port, timeout=STARTUP_TIMEOUT_SECONDS)
-        try:
-            for _ in range(requests):
-                try:
-                    connection.request("GET", "/")
-                    response = connection.getresponse()
-                    body = response.read()
-                except (OSError, http.client.HTTPException) as error:
-                    with self.lock:
-                        self.errors.append(f"{type(error).__name__}: {error}")
-                    connection.close()
-                    continue
-                with self.lock:
-                    self.statuses[response.status] += 1
-                    if response.status == 200:
-                        self.pids[json.loads(body)["pid"]] += 1
-        finally:
-            connection.close()
-
-    def run(self, server: Server, clients: int, requests: int) -> None:
-        """`clients` clients at once, `requests` each, to the end; a client still busy after
-        the deadline fails the test rather than leaving its count unread."""
-        host, port = server.container.get_container_host_ip(), int(server.container.get_exposed_port(80))
-        threads = [threading.Thread(target=self.client, args=(host, port, requests)) for _ in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
-        assert not any(thread.is_alive() for thread in threads), "a client did not finish within the deadline"
 
 
 @pytest.mark.parametrize("worker_class", ["uvicorn_worker.UvicornWorker", "uvicorn_worker.UvicornH11Worker"])

@@ -81,8 +81,10 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
         failures: FailureLines,
         mark_dead_workers: bool = False,
         handed_over: Settings | None = None,
+        memory_ceiling_mb: int = 0,
     ) -> None:
         self.target = app
+        self.memory_ceiling_mb = memory_ceiling_mb  # 0: none
         self.failures = failures
         self.mark_dead_workers = mark_dead_workers
         self.handed_over = handed_over  # the launcher's reading, until the first configuration file runs
@@ -115,10 +117,11 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
         self.cfg.set("on_reload", _recording_listeners(self.cfg.on_reload))
         if self.mark_dead_workers:
             self.cfg.set("child_exit", _marking_dead(self.cfg.child_exit))
-        if self.cfg.max_requests > 0:
+        if self.cfg.max_requests > 0 or self.memory_ceiling_mb:
             from uvicorn_gunicorn_runtime.recycling import drain_before_recycling
+            from uvicorn_gunicorn_runtime.worker_memory import MemoryCeiling
 
-            drain_before_recycling()
+            drain_before_recycling(MemoryCeiling(self.memory_ceiling_mb) if self.memory_ceiling_mb else None)
 
     def finish_halt(self, halt: HaltServer) -> None:
         """Gunicorn's halt, raised again by each worker that also exits with a boot or load
@@ -201,17 +204,22 @@ def collection_paused() -> Iterator[None]:
 
 
 def serve(
-    app: AppTarget, command: list[str], mark_dead_workers: bool = False, handed_over: Settings | None = None
+    app: AppTarget,
+    command: list[str],
+    mark_dead_workers: bool = False,
+    handed_over: Settings | None = None,
+    memory_ceiling_mb: int = 0,
 ) -> int:
     """Runs Gunicorn with `command` as its command line (`gunicorn --config ... APP`) until
     it stops; returns its exit code, 2 when the application failed to load. `handed_over` is
-    the launcher's reading, for the image's configuration file. The launcher turned
-    collection off before importing this module, and so Gunicorn."""
+    the launcher's reading, for the image's configuration file; `memory_ceiling_mb`, each
+    worker's (see worker_memory), applies whichever configuration file runs. The launcher
+    turned collection off before importing this module, and so Gunicorn."""
     failures = FailureLines()
     master = os.getpid()
     # Gunicorn re-executes sys.executable with sys.argv on USR2: make that the gunicorn script.
     sys.argv = [os.path.join(os.path.dirname(sys.executable), command[0]), *command[1:]]
-    application = ImageApplication(app, failures, mark_dead_workers, handed_over)
+    application = ImageApplication(app, failures, mark_dead_workers, handed_over, memory_ceiling_mb)
     try:
         try:
             application.run()

@@ -137,6 +137,7 @@ def main(argv: list[str]) -> int:
             print(json.dumps(settings.summary()), flush=True)
         return exec_server(uvicorn_server)
     _print_notices(metrics_notice)
+    _warn_of_overcommit(settings)
     if settings.gunicorn_conf:
         os.environ["GUNICORN_CONF"] = settings.gunicorn_conf  # the file USER_CONF_LAYER runs
     gc.disable()  # before Gunicorn's imports, until the first fork: see gunicorn_server
@@ -145,7 +146,13 @@ def main(argv: list[str]) -> int:
     marks_dead = settings.prometheus_multiproc_dir is not None and metrics_notice is None
     # The image's configuration file, which Gunicorn runs next in this process, takes this
     # reading: the container's limits are read, and any warning printed, once.
-    return serve(settings.app, gunicorn_command(settings), mark_dead_workers=marks_dead, handed_over=settings)
+    return serve(
+        settings.app,
+        gunicorn_command(settings),
+        mark_dead_workers=marks_dead,
+        handed_over=settings,
+        memory_ceiling_mb=settings.max_worker_memory_mb,
+    )
 
 
 def _print_notices(metrics_notice: str | None) -> None:
@@ -153,6 +160,15 @@ def _print_notices(metrics_notice: str | None) -> None:
     for notice in (metrics_notice, renamed_worker_class_notice(given, f"WORKER_CLASS={given!r}")):
         if notice:
             print(notice, flush=True)
+
+
+def _warn_of_overcommit(settings: Settings) -> None:
+    from uvicorn_gunicorn_runtime.worker_memory import overcommit_warning
+
+    plan = settings.workers
+    warning = overcommit_warning(settings.max_worker_memory_mb, plan.count, plan.memory_limit_mb)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
 
 
 def exec_server(command: list[str]) -> int:

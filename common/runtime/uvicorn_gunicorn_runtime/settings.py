@@ -21,11 +21,16 @@ from uvicorn_gunicorn_runtime.environment import (
     invalid,
 )
 from uvicorn_gunicorn_runtime.limits import CpuLimit, cpu_limit, memory_limit
+from uvicorn_gunicorn_runtime.worker_memory import SMAPS_ROLLUP
 from uvicorn_gunicorn_runtime.workers import UVICORN_WORKER_CLASSES, WorkerPlan, plan_workers, worker_class_from
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("text", "json")
 PROCESS_MANAGERS = ("gunicorn", "uvicorn")
+# Measured with Uvicorn 0.54: a worker that exits by itself (after its requests) may go
+# unreplaced until the health-check timeout (its supervisor's ping of the exiting worker waits
+# it out), and with every worker gone a request waited that long for an answer.
+SLOW_REPLACEMENT = "whose supervisor can take up to TIMEOUT seconds to replace a recycled worker"
 # Where the image's Gunicorn configuration file finds the launcher's reading in its own
 # namespace, when Gunicorn runs in the launcher's process (see hand_over).
 HANDED_OVER = "_launchers_settings"
@@ -37,6 +42,16 @@ def _multiproc_dir(env: Environment) -> str | None:
     if value is not None and (not value.startswith("/") or Path(value).resolve() == Path("/")):
         raise invalid("PROMETHEUS_MULTIPROC_DIR", value, "the absolute path of a directory other than /")
     return value
+
+
+def _max_worker_memory_mb(env: Environment, exists: Callable[[str], bool]) -> int:
+    """MAX_WORKER_MEMORY_MB, a worker's PSS ceiling (see worker_memory); 0: none. A kernel without
+    smaps_rollup (before Linux 4.14) cannot tell a worker its PSS."""
+    ceiling = env.integer("MAX_WORKER_MEMORY_MB", 0, minimum=0)
+    if ceiling and not exists(SMAPS_ROLLUP):
+        value = env.raw("MAX_WORKER_MEMORY_MB", "")
+        raise invalid("MAX_WORKER_MEMORY_MB", value, f"0 on a kernel without {SMAPS_ROLLUP} (before Linux 4.14)")
+    return ceiling
 
 
 def _log_target(env: Environment, name: str) -> str | None:
@@ -64,6 +79,7 @@ class Settings:
     healthcheck_path: str | None  # None: any answer on / is healthy
     max_requests: int  # 0: a worker is never recycled
     max_requests_jitter: int
+    max_worker_memory_mb: int  # 0: no ceiling
     preload_app: bool
     prometheus_multiproc_dir: str | None
 
@@ -98,6 +114,7 @@ def load_settings(
         healthcheck_path=healthcheck_path(env),
         max_requests=env.integer("MAX_REQUESTS", 0, minimum=0),
         max_requests_jitter=env.integer("MAX_REQUESTS_JITTER", 0, minimum=0),
+        max_worker_memory_mb=_max_worker_memory_mb(env, exists),
         preload_app=env.boolean("PRELOAD_APP", default=False),
         prometheus_multiproc_dir=_multiproc_dir(env),
     )
@@ -128,16 +145,12 @@ def _check_for_uvicorns_manager(settings: Settings, env: Environment) -> None:
     if settings.preload_app:
         preload = env.raw("PRELOAD_APP", "")
         raise invalid("PRELOAD_APP", preload, "false with PROCESS_MANAGER=uvicorn, which has no preload")
-    if settings.max_requests:
-        # Measured with Uvicorn 0.54: a worker that exits after its requests may go unreplaced
-        # until the health-check timeout (its supervisor's ping of the exiting worker waits it
-        # out), and with every worker gone a request waited that long for an answer.
-        raise invalid(
-            "MAX_REQUESTS",
-            env.raw("MAX_REQUESTS", ""),
-            "0 with PROCESS_MANAGER=uvicorn, whose supervisor can take up to TIMEOUT seconds"
-            " to replace a recycled worker",
-        )
+    for name, recycles in (
+        ("MAX_REQUESTS", settings.max_requests),
+        ("MAX_WORKER_MEMORY_MB", settings.max_worker_memory_mb),
+    ):
+        if recycles:
+            raise invalid(name, env.raw(name, ""), f"0 with PROCESS_MANAGER=uvicorn, {SLOW_REPLACEMENT}")
 
 
 def load_from_container(environ: Mapping[str, str]) -> Settings:

@@ -5,7 +5,7 @@ import importlib
 import os
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from uvicorn_gunicorn_runtime.launch import (
 from uvicorn_gunicorn_runtime.limits import CpuLimit
 from uvicorn_gunicorn_runtime.settings import Settings, load_settings
 from uvicorn_gunicorn_runtime.worker_class import layered_user_config, resolve_worker_class
+from uvicorn_gunicorn_runtime.worker_memory import SMAPS_ROLLUP
 
 APP = AppTarget("probe_app", "app", ("MODULE_NAME", "VARIABLE_NAME"))
 IMAGE_FILES = ("/app/main.py", "/gunicorn_conf.py")
@@ -413,22 +414,52 @@ def test_a_broken_app_stops_uvicorns_manager_before_it_starts(
 
 
 def test_main_hands_its_reading_to_gunicorn(launched: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Gunicorn's configuration file takes it (see test_gunicorn_server): the container is read once."""
-    handed: list[Settings | None] = []
+    """Gunicorn's configuration file takes it (see test_gunicorn_server): the container is read
+    once. The memory ceiling goes to Gunicorn's application, whichever configuration file runs."""
+    handed: list[tuple[Settings | None, int]] = []
 
     def serve(
-        app: AppTarget, command: list[str], mark_dead_workers: bool = False, handed_over: Settings | None = None
+        app: AppTarget,
+        command: list[str],
+        mark_dead_workers: bool = False,
+        handed_over: Settings | None = None,
+        memory_ceiling_mb: int = 0,
     ) -> int:
-        handed.append(handed_over)
+        handed.append((handed_over, memory_ceiling_mb))
         raise Exec
 
     monkeypatch.setattr(sys.modules["uvicorn_gunicorn_runtime.gunicorn_server"], "serve", serve)
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    monkeypatch.setenv("MAX_WORKER_MEMORY_MB", "200")
     with pytest.raises(Exec):
         launch.main(["launch"])
-    [reading] = handed
+    [(reading, ceiling)] = handed
     assert reading is not None
-    assert (reading.app.spec, reading.workers.count) == ("probe_app:app", 3)
+    assert (reading.app.spec, reading.workers.count, ceiling) == ("probe_app:app", 3, 200)
+
+
+@pytest.mark.parametrize(("ceiling", "warns"), [("128", False), ("200", True), ("0", False)])
+def test_main_warns_when_the_workers_ceilings_exceed_the_memory_limit(
+    launched: list[list[str]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    ceiling: str,
+    warns: bool,
+) -> None:
+    """512 MiB at MEMORY_PER_WORKER_MB's 128: 4 workers."""
+
+    def load_from_container(environ: Mapping[str, str]) -> Settings:
+        return load_settings(environ, CpuLimit(8, None), 512 << 20, lambda path: path in (*IMAGE_FILES, SMAPS_ROLLUP))
+
+    monkeypatch.setattr(launch, "load_from_container", load_from_container)
+    monkeypatch.setenv("MAX_WORKER_MEMORY_MB", ceiling)
+    with pytest.raises(Exec):
+        launch.main(["launch"])
+    expected = [
+        "warning: MAX_WORKER_MEMORY_MB=200 x 4 workers is above the container's memory limit of 512 MiB:"
+        " the kernel may kill a worker before its ceiling replaces it (see MEMORY_PER_WORKER_MB)"
+    ]
+    assert capsys.readouterr().err.splitlines() == (expected if warns else [])
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,9 @@ from urllib.parse import parse_qs
 
 Message = dict[str, Any]
 
+# What /leak keeps, on purpose: a leak that grows by the MiB asked for each time.
+LEAKED: list[bytes] = []
+
 print("probe: imported", flush=True)
 
 
@@ -26,6 +29,9 @@ async def app(
         body = {"slept": float(query["seconds"])}
     elif path == "/client":
         body = {"client": scope["client"][0] if scope.get("client") else None, "scheme": scope["scheme"]}
+    elif path == "/leak":
+        LEAKED.append(b"\x01" * (int(query["mib"]) << 20))  # written, so resident: not calloc's untouched pages
+        body = {"pid": os.getpid(), "leaked_mib": sum(map(len, LEAKED)) >> 20}
     elif path == "/env":
         body = {"value": os.environ.get(query["name"])}
     else:
