@@ -8,6 +8,9 @@ server exists that could restart failing workers in a loop. Gunicorn runs here, 
 and its workers' own import of the application is the check (see gunicorn_server); Uvicorn,
 which cannot report a worker's failed import that way, is exec'd after the launcher has
 imported the application once.
+
+With the application in a virtual environment (see virtual_env), the launcher first becomes
+itself again under that environment's interpreter, in the same process.
 """
 
 from __future__ import annotations
@@ -18,10 +21,18 @@ import os
 import sys
 from pathlib import Path
 
+from uvicorn_gunicorn_runtime import server_stack
 from uvicorn_gunicorn_runtime.binding import bind_address
 from uvicorn_gunicorn_runtime.discovery import IMAGE_GUNICORN_CONF
 from uvicorn_gunicorn_runtime.environment import SettingError
-from uvicorn_gunicorn_runtime.settings import Settings, load_from_container
+from uvicorn_gunicorn_runtime.settings import Settings, load_in_container
+from uvicorn_gunicorn_runtime.virtual_env import (
+    add_image_packages,
+    exec_under,
+    find_virtual_env,
+    image_packages,
+    runs_here,
+)
 from uvicorn_gunicorn_runtime.workers import H11_WORKER_CLASS, renamed_worker_class_notice
 
 # Gunicorn's --config when the application brings its own file (see that module).
@@ -59,8 +70,14 @@ def gunicorn_command(settings: Settings) -> list[str]:
     return [*command, settings.app.spec]
 
 
+def uvicorn_cli() -> list[str]:
+    """Uvicorn's command line under this interpreter, whatever `uvicorn` PATH holds, with the
+    image's packages after a virtual environment's (see uvicorn_cli)."""
+    return [sys.executable, "-m", "uvicorn_gunicorn_runtime.uvicorn_cli"]
+
+
 def uvicorn_command(settings: Settings, logging_config: Path | None = None) -> list[str]:
-    command = ["uvicorn", *_uvicorn_common(settings, logging_config), "--workers", str(settings.workers.count)]
+    command = [*uvicorn_cli(), *_uvicorn_common(settings, logging_config), "--workers", str(settings.workers.count)]
     command += ["--timeout-keep-alive", str(settings.keep_alive)]
     command += ["--timeout-graceful-shutdown", str(settings.graceful_timeout)]
     command += ["--timeout-worker-healthcheck", str(settings.timeout)]
@@ -71,7 +88,7 @@ def uvicorn_command(settings: Settings, logging_config: Path | None = None) -> l
 
 
 def reload_command(settings: Settings, logging_config: Path | None = None) -> list[str]:
-    return ["uvicorn", *_uvicorn_common(settings, logging_config), "--reload", "--reload-dir", "/app"]
+    return [*uvicorn_cli(), *_uvicorn_common(settings, logging_config), "--reload", "--reload-dir", "/app"]
 
 
 def _uvicorn_server(settings: Settings, reload: bool) -> list[str]:
@@ -121,7 +138,13 @@ def main(argv: list[str]) -> int:
     reload = argv[1:] == ["--reload"]
     uvicorn_server: list[str] | None = None
     try:
-        settings = load_from_container(os.environ)
+        virtual_env = find_virtual_env(os.environ)
+        if virtual_env is not None and not runs_here(virtual_env):
+            exec_under(virtual_env, argv[1:], os.environ)
+        add_image_packages(os.environ)
+        settings = load_in_container(os.environ, virtual_env)
+        if virtual_env is not None:
+            server_stack.check(virtual_env, settings.server_packages(), sys.path, image_packages(os.environ))
         metrics_notice = _prepare_metrics(settings)
         if reload or settings.process_manager == "uvicorn":
             uvicorn_server = _uvicorn_server(settings, reload)

@@ -8,10 +8,12 @@ module composes them into one Settings value, and holds no state between two rea
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from uvicorn_gunicorn_runtime import server_stack
 from uvicorn_gunicorn_runtime.binding import bind_from
 from uvicorn_gunicorn_runtime.discovery import AppTarget, discover_app, gunicorn_conf
 from uvicorn_gunicorn_runtime.environment import (
@@ -21,6 +23,7 @@ from uvicorn_gunicorn_runtime.environment import (
     invalid,
 )
 from uvicorn_gunicorn_runtime.limits import CpuLimit, cpu_limit, memory_limit
+from uvicorn_gunicorn_runtime.virtual_env import VirtualEnv, find_virtual_env
 from uvicorn_gunicorn_runtime.worker_memory import SMAPS_ROLLUP
 from uvicorn_gunicorn_runtime.workers import UVICORN_WORKER_CLASSES, WorkerPlan, plan_workers, worker_class_from
 
@@ -82,18 +85,34 @@ class Settings:
     max_worker_memory_mb: int  # 0: no ceiling
     preload_app: bool
     prometheus_multiproc_dir: str | None
+    virtual_env: VirtualEnv | None = None  # the application's, which the server runs under
 
     def summary(self) -> dict[str, object]:
         """The effective settings, as printed in one JSON line at start."""
         summary = asdict(self)
         summary["app"] = self.app.spec
+        if self.virtual_env is not None:
+            stack = server_stack.origins(self.virtual_env, self.server_packages(), sys.path)
+            summary["virtual_env"] = {**asdict(self.virtual_env), "server_stack": stack}
         return summary
+
+    def server_packages(self) -> tuple[str, ...]:
+        """The distributions of the image's server stack that this server runs."""
+        if self.process_manager == "uvicorn":
+            return ("uvicorn",)
+        worker_package = ("uvicorn-worker",) if self.worker_class in UVICORN_WORKER_CLASSES else ()
+        return ("gunicorn", "uvicorn", *worker_package)
 
 
 def load_settings(
-    environ: Mapping[str, str], cpu: CpuLimit, memory_limit: int | None, exists: Callable[[str], bool]
+    environ: Mapping[str, str],
+    cpu: CpuLimit,
+    memory_limit: int | None,
+    exists: Callable[[str], bool],
+    virtual_env: VirtualEnv | None = None,
 ) -> Settings:
-    """The settings for this environment, these limits and these files: nothing else is read."""
+    """The settings for this environment, these limits, these files and this virtual
+    environment: nothing else is read."""
     env = Environment(environ)
     settings = Settings(
         process_manager=env.choice("PROCESS_MANAGER", "gunicorn", PROCESS_MANAGERS),
@@ -117,6 +136,7 @@ def load_settings(
         max_worker_memory_mb=_max_worker_memory_mb(env, exists),
         preload_app=env.boolean("PRELOAD_APP", default=False),
         prometheus_multiproc_dir=_multiproc_dir(env),
+        virtual_env=virtual_env,
     )
     if settings.process_manager == "uvicorn":
         _check_for_uvicorns_manager(settings, env)
@@ -155,7 +175,12 @@ def _check_for_uvicorns_manager(settings: Settings, env: Environment) -> None:
 
 def load_from_container(environ: Mapping[str, str]) -> Settings:
     """The settings for this container: its limits from its cgroups, its files from its disk."""
-    return load_settings(environ, cpu_limit(), memory_limit(), lambda path: Path(path).is_file())
+    return load_in_container(environ, find_virtual_env(environ))
+
+
+def load_in_container(environ: Mapping[str, str], virtual_env: VirtualEnv | None) -> Settings:
+    """The same, with the virtual environment the launcher has already found."""
+    return load_settings(environ, cpu_limit(), memory_limit(), lambda path: Path(path).is_file(), virtual_env)
 
 
 def hand_over(settings: Settings) -> dict[str, object]:

@@ -79,4 +79,6 @@ def layered_user_config(environ: Mapping[str, str]) -> dict[str, object]:
     # The same lines, batched (ACCESS_LOG_FLUSH_SECONDS=0: one write per line); a file that
     # names its own logger class keeps it.
     settings.setdefault("logger_class", BUFFERED_LOGGER_CLASS)
+    settings.setdefault("proc_name", f"{environ.get('APP_MODULE', '')} -c {path}".strip())
+    print(f"notice: Gunicorn runs the application's own configuration file {path}", flush=True)
     return {name: value for name, value in settings.items() if not name.startswith("__")}

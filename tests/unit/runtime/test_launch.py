@@ -267,6 +267,8 @@ def launched(modules: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[li
         monkeypatch.setenv(name, "")  # so that monkeypatch restores what main() sets
         monkeypatch.delenv(name)
     monkeypatch.setenv("APP_MODULE", "probe_app:app")
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)  # no virtual environment: see test_virtual_env
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
     yield commands
     gc.enable()  # main() turns collection off before Gunicorn's imports
 
@@ -344,7 +346,7 @@ def test_uvicorn_command_carries_the_shared_settings() -> None:
     }
     command = uvicorn_command(_settings(env), Path("/dev/shm/logging.json"))
     text = " ".join(command)
-    assert command[:2] == ["uvicorn", "main:app"]
+    assert command[:4] == [sys.executable, "-m", "uvicorn_gunicorn_runtime.uvicorn_cli", "main:app"]
     for expected in (
         "--host :: --port 8080",
         "--log-level warning",
@@ -480,7 +482,7 @@ def test_a_factory_as_the_original_image_took_it(modules: Path, env: dict[str, s
     assert getattr(load_app(settings.app), "__name__", None) == "app"
     assert gunicorn_command(settings)[-1] == spec
     uvicorn = uvicorn_command(_settings({**env, "PROCESS_MANAGER": "uvicorn"}))
-    assert uvicorn[1:3] == ["probe_app:create_app", "--factory"]
+    assert uvicorn[3:5] == ["probe_app:create_app", "--factory"]
 
 
 def test_a_factory_that_fails_in_one_line(modules: Path) -> None:
