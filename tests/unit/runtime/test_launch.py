@@ -212,7 +212,9 @@ def test_layered_user_config(
     assert not [name for name in settings if name.startswith("__")]
     hook = settings["post_fork"]
     assert callable(hook) and hook(None, None) == "seen"  # a hook still sees the file's own globals
-    notices = capsys.readouterr().out.splitlines()
+    *notices, which_file = capsys.readouterr().out.splitlines()
+    assert which_file == f"notice: Gunicorn runs the application's own configuration file {conf}"
+    assert settings["proc_name"] == f"{env.get('APP_MODULE', '')} -c {conf}".strip()
     if "uvicorn.workers" in source:
         assert notices == [
             f"notice: worker_class='uvicorn.workers.UvicornWorker' in {conf} is the original image's name; "
@@ -450,10 +452,10 @@ def test_main_warns_when_the_workers_ceilings_exceed_the_memory_limit(
 ) -> None:
     """512 MiB at MEMORY_PER_WORKER_MB's 128: 4 workers."""
 
-    def load_from_container(environ: Mapping[str, str]) -> Settings:
+    def load_in_container(environ: Mapping[str, str], virtual_env: object) -> Settings:
         return load_settings(environ, CpuLimit(8, None), 512 << 20, lambda path: path in (*IMAGE_FILES, SMAPS_ROLLUP))
 
-    monkeypatch.setattr(launch, "load_from_container", load_from_container)
+    monkeypatch.setattr(launch, "load_in_container", load_in_container)
     monkeypatch.setenv("MAX_WORKER_MEMORY_MB", ceiling)
     with pytest.raises(Exec):
         launch.main(["launch"])
