@@ -79,26 +79,33 @@ def test_the_environments_own_uvicorn_comes_first_and_is_said(image: Path, venv:
     assert stack["uvicorn"] == f"0.55.1 from {environment.path}: the virtual environment's own comes first"
 
 
-def test_an_older_uvicorn_of_the_environments_own_is_one_line(image: Path, venv: tuple[VirtualEnv, Path]) -> None:
+@pytest.mark.parametrize(
+    ("name", "version", "message"),
+    [
+        pytest.param(
+            "uvicorn",
+            "0.36.0",
+            "has uvicorn 0.36.0; this image's server needs uvicorn 0.54 or later (its own is 0.54.0):"
+            " upgrade it there, or remove it and the image's runs",
+            id="its own uvicorn, older than the image's",
+        ),
+        pytest.param(
+            "websockets",
+            "10.4",
+            "has websockets 10.4, which comes first; the image's uvicorn 0.54.0 needs websockets>=13.0:"
+            " upgrade it there",
+            id="a package the image's uvicorn needs newer",
+        ),
+    ],
+)
+def test_a_mix_that_cannot_run_is_one_line(
+    image: Path, venv: tuple[VirtualEnv, Path], name: str, version: str, message: str
+) -> None:
     environment, site = venv
-    install(site, "uvicorn", "0.36.0")
+    install(site, name, version)
     with pytest.raises(SettingError) as raised:
         check(environment, STACK, [str(site), str(image)], [str(image)])
-    assert str(raised.value) == (
-        f"the virtual environment {environment.path} (first on PATH) has uvicorn 0.36.0; this image's server needs"
-        " uvicorn 0.54 or later (its own is 0.54.0): upgrade it there, or remove it and the image's runs"
-    )
-
-
-def test_a_package_the_images_uvicorn_needs_newer_is_one_line(image: Path, venv: tuple[VirtualEnv, Path]) -> None:
-    environment, site = venv
-    install(site, "websockets", "10.4")
-    with pytest.raises(SettingError) as raised:
-        check(environment, STACK, [str(site), str(image)], [str(image)])
-    assert str(raised.value) == (
-        f"the virtual environment {environment.path} (first on PATH) has websockets 10.4, which comes first;"
-        " the image's uvicorn 0.54.0 needs websockets>=13.0: upgrade it there"
-    )
+    assert str(raised.value) == f"the virtual environment {environment.path} (first on PATH) {message}"
 
 
 def test_a_requirement_the_images_build_left_out_is_not_checked(image: Path, venv: tuple[VirtualEnv, Path]) -> None:
