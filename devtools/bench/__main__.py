@@ -27,7 +27,7 @@ from bake.options import OptionParser
 from bake.paths import DOCS, REPO_ROOT
 from bake.progress import say
 from devtools.bench.access_logging import log_points, measure_log_point
-from devtools.bench.build_cost import BENCH_IMAGE_NAME, OTHER_DATE, measure_build_cost, remove_bench_images, timed_bake
+from devtools.bench.build_cost import OTHER_DATE, measure_build_cost, measure_family_cost, remove_bench_images
 from devtools.bench.flavors import measure_flavor_json
 from devtools.bench.image_size import measure_added_size
 from devtools.bench.limits import LIMITS, WORKERS_PER_CORE, measure_limit
@@ -51,6 +51,12 @@ def parser() -> OptionParser:
     parser.add_argument("tag", nargs="?", help="the tag measured (default: the default version's slim tag)")
     parser.add_argument("--short", action="store_true", help="shorter loads, fewer runs, no cold matrix build")
     parser.add_argument("--output", type=Path, default=DOCS, help="where the report goes (default docs/)")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="a commit whose build files (images/, common/, docker-bake.hcl) the whole family is also built with, "
+        "cold and after a change to common/, beside this tree's (not with --short)",
+    )
     add_setting_options(parser)
     return parser
 
@@ -58,7 +64,7 @@ def parser() -> OptionParser:
 FASTAPI = "fastapi"  # the flavor the report measures beside its base
 
 
-def run_benchmarks(tag: str | None, short: bool, run_settings: Settings) -> dict[str, Any]:
+def run_benchmarks(tag: str | None, short: bool, run_settings: Settings, baseline: str | None = None) -> dict[str, Any]:
     mode = SHORT if short else FULL
     seconds, startup_runs = float(mode["seconds"]), int(mode["startup_runs"])
     today, image_name = run_settings.date_tag, run_settings.image_name
@@ -128,11 +134,11 @@ def run_benchmarks(tag: str | None, short: bool, run_settings: Settings) -> dict
     results["build"] = [asdict(cost) for cost in measure_build_cost(plan, settings, image.tag)]
     dates = [today, OTHER_DATE]
     if not short:
-        matrix_plan = plan_bases(matrix.images, settings.base_mode)
-        bench_settings = BuildSettings(BENCH_IMAGE_NAME, today, settings.base_mode, settings.ca_bundle)
-        label = f"matrix ({len(matrix_plan.buildable)} tags buildable here): cold (no cache)"
-        results["build"].append(asdict(timed_bake(label, matrix_plan, bench_settings, use_cache=False)))
-        remove_bench_images(matrix_plan, dates)
+        family = plan_bases(matrix.family, settings.base_mode)
+        label = f"whole family ({len(family.buildable)} images buildable here)"
+        for ref in (baseline, None) if baseline else (None,):
+            results["build"] += [asdict(cost) for cost in measure_family_cost(family, settings, label, ref)]
+        remove_bench_images(family, dates)
     remove_bench_images(plan, dates)
     return results
 
@@ -142,7 +148,7 @@ def _is_built(image_name: str, tag: str) -> bool:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    results = run_benchmarks(args.tag, args.short, settings)
+    results = run_benchmarks(args.tag, args.short, settings, args.baseline)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
     from devtools.bench.chart import write_throughput_chart  # matplotlib: not needed to check the options

@@ -12,7 +12,7 @@ from bake.paths import REPO_ROOT
 from devtools.bench.access_logging import LOG_OFF
 from devtools.bench.build_cost import count_layer_steps
 from devtools.bench.limits import host_rule_workers
-from devtools.bench.report import _access_log_targets, access_log_costs, render_report, summarize
+from devtools.bench.report import _access_log_targets, _family_targets, access_log_costs, render_report, summarize
 from devtools.bench.wrk import LoadError, parse_report
 
 WRK_OUTPUT = """Running 3s test @ http://127.0.0.1:8080/json
@@ -160,3 +160,20 @@ def test_each_access_log_target_can_fail(points: dict[str, float], failed: int) 
     met = [verdict for _, verdict, _ in _access_log_targets(_access_log_points(**points))]
     assert met[failed] is False
     assert sum(met) == 2
+
+
+def test_the_whole_familys_builds_are_held_to_their_minutes_and_a_baseline_to_none() -> None:
+    def cost(scenario: str, seconds: float) -> dict[str, Any]:
+        return {"scenario": scenario, "seconds": seconds, "layers_built": 1, "layer_steps": 2}
+
+    costs = [
+        cost("python3.11-slim: cold (no cache)", 100),
+        cost("whole family (24 images buildable here), as 235e7ae builds it: cold (no cache)", 2300),
+        cost("whole family (24 images buildable here), as 235e7ae builds it: change in common/ only", 1600),
+        cost("whole family (24 images buildable here): cold (no cache)", 700),
+        cost("whole family (24 images buildable here): change in common/ only", 301),
+    ]
+    assert _family_targets(costs) == [
+        ("whole family, cold (no cache) <= 12 min", True, "11.7 min"),
+        ("whole family, change in common/ only <= 5 min", False, "5.0 min"),
+    ]
