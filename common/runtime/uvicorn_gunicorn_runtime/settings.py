@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from uvicorn_gunicorn_runtime import server_stack
 from uvicorn_gunicorn_runtime.binding import bind_from
 from uvicorn_gunicorn_runtime.discovery import AppTarget, discover_app, gunicorn_conf
 from uvicorn_gunicorn_runtime.environment import (
@@ -92,6 +91,8 @@ class Settings:
         summary = asdict(self)
         summary["app"] = self.app.spec
         if self.virtual_env is not None:
+            from uvicorn_gunicorn_runtime import server_stack  # importlib.metadata: ~20 ms, for a virtual env only
+
             stack = server_stack.origins(self.virtual_env, self.server_packages(), sys.path)
             summary["virtual_env"] = {**asdict(self.virtual_env), "server_stack": stack}
         return summary
