@@ -145,7 +145,13 @@ def main(argv: list[str]) -> int:
     marks_dead = settings.prometheus_multiproc_dir is not None and metrics_notice is None
     # The image's configuration file, which Gunicorn runs next in this process, takes this
     # reading: the container's limits are read, and any warning printed, once.
-    return serve(settings.app, gunicorn_command(settings), mark_dead_workers=marks_dead, handed_over=settings)
+    return serve(
+        settings.app,
+        gunicorn_command(settings),
+        mark_dead_workers=marks_dead,
+        handed_over=settings,
+        drain_seconds=settings.drain_seconds,
+    )
 
 
 def _print_notices(metrics_notice: str | None) -> None:

@@ -414,21 +414,27 @@ def test_a_broken_app_stops_uvicorns_manager_before_it_starts(
 
 def test_main_hands_its_reading_to_gunicorn(launched: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
     """Gunicorn's configuration file takes it (see test_gunicorn_server): the container is read once."""
-    handed: list[Settings | None] = []
+    handed: list[tuple[Settings | None, int]] = []
 
     def serve(
-        app: AppTarget, command: list[str], mark_dead_workers: bool = False, handed_over: Settings | None = None
+        app: AppTarget,
+        command: list[str],
+        mark_dead_workers: bool = False,
+        handed_over: Settings | None = None,
+        drain_seconds: int = 0,
     ) -> int:
-        handed.append(handed_over)
+        handed.append((handed_over, drain_seconds))
         raise Exec
 
     monkeypatch.setattr(sys.modules["uvicorn_gunicorn_runtime.gunicorn_server"], "serve", serve)
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    monkeypatch.setenv("DRAIN_SECONDS", "15")
     with pytest.raises(Exec):
         launch.main(["launch"])
-    [reading] = handed
+    [(reading, drain_seconds)] = handed
     assert reading is not None
     assert (reading.app.spec, reading.workers.count) == ("probe_app:app", 3)
+    assert drain_seconds == 15  # whichever configuration file Gunicorn runs
 
 
 @pytest.mark.parametrize(
