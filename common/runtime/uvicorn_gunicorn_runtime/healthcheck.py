@@ -226,7 +226,9 @@ def drain_state(draining: Draining) -> str:
     left = until - time.time()
     if left <= 0:
         return f"stopping: the drain of DRAIN_SECONDS={seconds} is over"
-    return f"draining: {math.ceil(left)} s left of DRAIN_SECONDS={seconds}, then the graceful stop"
+    # The record keeps milliseconds, rounded: a check at once could find a hair more than `seconds` left.
+    shown = min(math.ceil(left), seconds)
+    return f"draining: {shown} s left of DRAIN_SECONDS={seconds}, then the graceful stop"
 
 
 def check(environ: Mapping[str, str], timeout: float, record: str | None = None, mode: str | None = None) -> str:

@@ -405,6 +405,11 @@ def test_while_draining_only_readiness_fails_and_without_asking(
         assert drain.fullmatch(state), line
 
 
+def test_the_time_left_is_never_more_than_the_drain() -> None:
+    """The record rounds the drain's end to milliseconds: a check right after could see more."""
+    assert healthcheck.drain_state((time.time() + 30.4, 30)).startswith("draining: 30 s left of DRAIN_SECONDS=30")
+
+
 def test_after_the_drain_readiness_says_the_server_is_stopping(record: str, capsys: pytest.CaptureFixture[str]) -> None:
     """The graceful stop: the record still says draining, its end has passed."""
     write_record([tcp("127.0.0.1", 9)], None, record, (time.time() - 1, 5))
