@@ -200,6 +200,19 @@ def test_exec_probe_finds_the_server(
         assert output.startswith("healthy: ") and f"{where}: GET /health answered 200 in " in output
 
 
+def test_readiness_and_liveness_probes(image: ImageUnderTest, platform: str, manager: Manager) -> None:
+    """`--ready` and `--live`, as Kubernetes' exec probes run them; they differ only during a
+    drain (tests/image/test_drain.py)."""
+    with serve(image.image_id, platform, env={"PROCESS_MANAGER": manager.name}) as server:
+        ready = exec_check(server, "/healthcheck", "--ready")
+        live = exec_check(server, "/healthcheck", "--timeout", "5", "--live")
+        both = exec_check(server, "/healthcheck", "--ready", "--live")
+    assert ready[0] == 0 and ready[1].startswith("ready: 127.0.0.1:80: GET / answered 200 in "), ready
+    assert live[0] == 0 and live[1].startswith("alive: 127.0.0.1:80: GET / answered 200 in "), live
+    usage = "usage: healthcheck [--ready | --live] [--timeout SECONDS]"
+    assert both == (1, f"error: unknown arguments ['--ready', '--live']; {usage}\n")
+
+
 def test_exec_probe_as_any_user_on_a_read_only_root(child_images: ChildImages, platform: str, manager: Manager) -> None:
     child = child_images.build(platform, {"main.py": HANG_APP})
     env = {"PORT": "8080", "HEALTHCHECK_PATH": "/health", "PROCESS_MANAGER": manager.name}

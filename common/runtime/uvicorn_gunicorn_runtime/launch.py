@@ -176,6 +176,7 @@ def main(argv: list[str]) -> int:
         mark_dead_workers=marks_dead,
         handed_over=settings,
         memory_ceiling_mb=settings.max_worker_memory_mb,
+        drain_seconds=settings.drain_seconds,
     )
 
 
