@@ -204,12 +204,23 @@ def test_the_start_up_comparison_is_reported_set_by_set() -> None:
     assert "each set's ratio of medians: 0.882, 0.882, 0.882" in report
 
 
+def _versions() -> dict[str, Any]:
+    measured = {"tag": "python3.13-slim", "python": "3.13.5", "load": _rounds(9000.0), "startup_runs": [0.4]}
+    return {
+        "platform": "linux/amd64",
+        "measured": [measured | {"startup": asdict(Spread.of([0.4]))}],
+        "left_out": ["python3.12-slim needs a registry: no Debian suite ships CPython 3.12"],
+    }
+
+
 def _every_section() -> dict[str, Any]:
-    """The committed results with each section the run may have left out, made up."""
+    """The committed results, with each section a partial run may have left out made up."""
     results = json.loads((REPO_ROOT / "docs" / "benchmarks.json").read_text())
+    footprint = {"rss_mib": 30.0, "pss_mib": 15.0}
+    reading = {"manager": footprint, "worker": footprint}
     made_up = {
         "throughput": _results()["throughput"],
-        "memory": {},
+        "memory": {"default": {"idle": reading, "after_load": reading}},
         "startup": _results()["startup"],
         "startup_comparison": _results()["startup_comparison"] | {"original": _original()},
         "limits": [_results()["limits"][0] | {"load": _load(9000.0), "host_rule_load": None}],
@@ -217,15 +228,8 @@ def _every_section() -> dict[str, Any]:
             _results()["sizes"][0] | {"base": "b", "layers": 7, "uncompressed": 30_000_000, "base_compressed": 1}
         ],
         "build": _results()["build"],
-        "versions": {
-            "platform": "linux/amd64",
-            "measured": [
-                {"tag": "python3.13-slim", "python": "3.13.5", "load": _rounds(9000.0), "startup_runs": [0.4],
-                 "startup": asdict(Spread.of([0.4]))},
-            ],
-            "left_out": ["python3.12-slim needs a registry: no Debian suite ships CPython 3.12"],
-        },
-    }  # fmt: skip
+        "versions": _versions(),
+    }
     return {**made_up, **results, "sections": list(SECTIONS)}
 
 
@@ -240,12 +244,12 @@ def _original() -> dict[str, Any]:
 
 
 def test_every_section_renders_and_a_partial_run_says_what_it_left_out() -> None:
-    results = _every_section()
+    results = _every_section() | {"versions": _versions()}
     report = render_report(results)
     assert "A partial run" not in report
     assert f"| `python3.13-slim` | 3.13.5 | 9000 | 9000{EN_DASH}9000 | 0.40 | 0.40{EN_DASH}0.40 |" in report
     assert "Not measured: python3.12-slim needs a registry" in report
-    assert "3.13.5 9,000, 0.40 s." in render_readme_section(results)
+    assert "\n3.13.5: 9,000, 0.40 s.\n" in render_readme_section(results)
     results["sections"] = ["throughput", "startup"]
     assert "A partial run (`--only`): access-log, flavor," in render_report(results)
 
