@@ -31,7 +31,7 @@ def write_throughput_chart(results: Results, path: Path) -> None:
     title = f"{results['tag']}, server on one core, wrk on another, {results['rounds']} rounds ({results['date']})"
     throughput.set_title(title)
     throughput.legend(loc="lower left")
-    latency.set_ylabel("p99 latency, ms (median)")
+    latency.set_ylabel("p99 latency, ms (median, lowest-highest)")
     latency.set_xticks(range(len(configurations)), configurations, rotation=20, ha="right")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
