@@ -32,7 +32,11 @@ from devtools.bench.wrk import CONNECTIONS
 def parser() -> OptionParser:
     parser = OptionParser("python -m devtools.bench", __doc__)
     parser.add_argument("tag", nargs="?", help="the tag measured (default: the default version's slim tag)")
-    parser.add_argument("--short", action="store_true", help="shorter loads, fewer start-ups, no cold matrix build")
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        help="2 s loads in 3 rounds (not 5 s in 5), fewer start-ups, no cold matrix build",
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -46,7 +50,9 @@ def parser() -> OptionParser:
         metavar="PATH",
         help=f"a clone of {REPOSITORY}, which startup-comparison builds (default: ${SOURCES_VARIABLE})",
     )
-    parser.add_argument("--output", type=Path, default=DOCS, help="where the report goes (default docs/)")
+    parser.add_argument(
+        "--output", type=Path, default=DOCS, help="where the report goes (default docs/, and then README's section too)"
+    )
     add_setting_options(parser)
     return parser
 
