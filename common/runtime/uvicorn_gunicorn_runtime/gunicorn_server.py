@@ -37,6 +37,7 @@ from uvicorn_gunicorn_runtime.app_import import load_app
 from uvicorn_gunicorn_runtime.discovery import IMAGE_GUNICORN_CONF, AppTarget
 from uvicorn_gunicorn_runtime.drain import Drain, record_listeners
 from uvicorn_gunicorn_runtime.environment import SettingError
+from uvicorn_gunicorn_runtime.lazy_websockets import load_websockets_lazily
 from uvicorn_gunicorn_runtime.settings import Settings, hand_over
 from uvicorn_gunicorn_runtime.worker_imports import import_serving_modules
 
@@ -108,6 +109,7 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
 
         def pre_fork(server: Arbiter, worker: Worker) -> None:
             if self.arbiter is None:  # the first fork
+                load_websockets_lazily()
                 import_serving_modules(worker)
             self.arbiter = server
             gc.freeze()
