@@ -14,11 +14,6 @@ variable "SBOM_GENERATOR" {
   default = ""
 }
 
-# The commit's time (`nox -s build` sets it): the images' creation time, and the SBOM's.
-variable "SOURCE_DATE_EPOCH" {
-  default = ""
-}
-
 # A registry repository holding the build cache, one cache tag per image tag (for example
 # ghcr.io/acme/uvicorn-gunicorn-cache): a runner that starts with an empty engine then reuses
 # every unchanged layer. Empty: only the engine's own cache is used.
@@ -52,10 +47,7 @@ target "_built" {
   secret  = ["type=file,id=pip-ca,src=${CA_BUNDLE}"]
   attest = concat(
     ["type=provenance,mode=max"],
-    SBOM_GENERATOR == "" ? [] : [join(",", concat(
-      ["type=sbom", "generator=${SBOM_GENERATOR}"],
-      SOURCE_DATE_EPOCH == "" ? [] : ["SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH}"],
-    ))],
+    SBOM_GENERATOR == "" ? [] : ["type=sbom,generator=${SBOM_GENERATOR}"],
   )
 }
 

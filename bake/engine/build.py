@@ -141,7 +141,7 @@ def _bake_files(plan: BasePlan, settings: BuildSettings, bake_file: Path) -> Ite
     python-on-whales passes one `--set` per field."""
     facts = source_facts()
     describe(facts)
-    variables = {**settings.variables, **({"SOURCE_DATE_EPOCH": str(facts.epoch)} if facts.epoch else {})}
+    variables = {**settings.variables, "SBOM_GENERATOR": ensure_generator(plan.bases[0], facts.epoch)}
     with tempfile.TemporaryDirectory(prefix="bake-targets-") as directory, reproducible_context() as context:
         targets_file = Path(directory) / "targets.json"
         targets_file.write_text(json.dumps(targets_override(plan.buildable, settings, facts, context), indent=2))
@@ -156,7 +156,7 @@ def _bake(plan: BasePlan, inputs: BakeInputs, overrides: Mapping[str, str] | Non
         files=inputs.files,
         load=True,
         set={**plan.base_overrides, **(overrides or {})},
-        variables={**inputs.variables, "SBOM_GENERATOR": ensure_generator(plan.bases[0])},
+        variables=inputs.variables,
         **options,
     )
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bake.core.matrix import Image
+from bake.errors import BakeError
 from bake.paths import REPO_ROOT
 from bake.progress import say
 
@@ -63,9 +64,18 @@ def web_address(remote: str) -> str | None:
     return f"https://{https.group(1)}/{https.group(2)}" if https else None
 
 
+class MetadataError(BakeError):
+    """A setting of what the images record has a value no build accepts."""
+
+
 def _repository_url(environment: Mapping[str, str]) -> str | None:
     if environment.get("SOURCE_URL"):
-        return environment["SOURCE_URL"].rstrip("/")
+        given = environment["SOURCE_URL"]
+        if not re.match(r"^https?://[^/\s]+/\S*$", given):
+            raise MetadataError(
+                f"SOURCE_URL={given!r} is not valid: expected the repository's web address, https://..."
+            )
+        return given.rstrip("/")
     if environment.get("GITHUB_REPOSITORY"):
         server = environment.get("GITHUB_SERVER_URL", "https://github.com")
         return f"{server}/{environment['GITHUB_REPOSITORY']}"
@@ -78,8 +88,10 @@ def source_facts(environment: Mapping[str, str] | None = None) -> SourceFacts:
     env = dict(os.environ if environment is None else environment)
     revision = env.get("GITHUB_SHA") or _git("rev-parse", "HEAD")
     given = env.get("SOURCE_DATE_EPOCH")
+    if given and not given.isdigit():
+        raise MetadataError(f"SOURCE_DATE_EPOCH={given!r} is not valid: expected seconds since 1970, e.g. 1700000000")
     committed = _git("log", "-1", "--format=%ct", "HEAD")
-    epoch = int(given) if given and given.isdigit() else int(committed) if committed else None
+    epoch = int(given) if given else int(committed) if committed else None
     return SourceFacts(revision, epoch, _repository_url(env), env.get("LICENSES") or NO_LICENCE_STATED)
 
 

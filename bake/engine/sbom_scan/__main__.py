@@ -37,19 +37,12 @@ def targets(environment: Mapping[str, str]) -> list[Path]:
     return found
 
 
-# The build's SOURCE_DATE_EPOCH: BuildKit hands the generator each parameter of the `sbom`
-# attestation as BUILDKIT_SCAN_<NAME>; a scan outside BuildKit takes SOURCE_DATE_EPOCH itself.
-EPOCH_VARIABLES = ("BUILDKIT_SCAN_SOURCE_DATE_EPOCH", "SOURCE_DATE_EPOCH")
-
-
 def created_at(environment: Mapping[str, str]) -> datetime | None:
-    """The document's creation time: the build's SOURCE_DATE_EPOCH, so that a rebuild of one
-    commit describes itself alike; None (now) without one."""
-    for name in EPOCH_VARIABLES:
-        value = environment.get(name, "")
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), UTC)
-    return None
+    """The document's creation time: the build's SOURCE_DATE_EPOCH (the generator image's own
+    environment, which BuildKit hands it), so that a rebuild of one commit describes itself
+    alike; None (now) without one."""
+    value = environment.get("SOURCE_DATE_EPOCH", "")
+    return datetime.fromtimestamp(int(value), UTC) if value.isdigit() else None
 
 
 def run_protocol(environment: Mapping[str, str]) -> int:

@@ -12,6 +12,7 @@ import pytest
 
 from bake.core.registry_reader import RegistryReadError, find_index, index_of, is_missing, read_document
 from bake.paths import REPO_ROOT
+from tests.unit.source_scan import found_outside, matching_lines, python_sources
 
 INDEX = {
     "schemaVersion": 2,
@@ -85,11 +86,7 @@ COMPUTED_DIGEST = re.compile(r"""["']sha256:["']\s*\+\s*hashlib|f["']sha256:\{ha
 
 
 def computed_digests(path: Path, root: Path = REPO_ROOT) -> list[str]:
-    return [
-        f"{path.relative_to(root)} line {number}: {line.strip()}"
-        for number, line in enumerate(path.read_text().splitlines(), 1)
-        if COMPUTED_DIGEST.search(line)
-    ]
+    return matching_lines(path, lambda line: bool(COMPUTED_DIGEST.search(line)), root)
 
 
 def test_the_scan_finds_a_hand_computed_digest(tmp_path: Path) -> None:
@@ -101,17 +98,8 @@ def test_the_scan_finds_a_hand_computed_digest(tmp_path: Path) -> None:
 
 
 def test_no_digest_is_computed_outside_the_registry_reader() -> None:
-    sources = [
-        REPO_ROOT / "noxfile.py",
-        *sorted((REPO_ROOT / "bake").rglob("*.py")),
-        *sorted((REPO_ROOT / "devtools").rglob("*.py")),
-        *sorted((REPO_ROOT / "tests").rglob("*.py")),
-    ]
-    assert REPO_ROOT / "bake" / "core" / "registry_reader.py" in sources
-    found = [
-        line
-        for path in sources
-        if path.name not in ("registry_reader.py", "test_registry_reader.py")
-        for line in computed_digests(path)
-    ]
+    assert REPO_ROOT / "bake" / "core" / "registry_reader.py" in python_sources()
+    found = found_outside(
+        ("registry_reader.py", "test_registry_reader.py"), lambda line: bool(COMPUTED_DIGEST.search(line))
+    )
     assert found == [], "read digests with bake.core.registry_reader (digest_of_bytes for bytes):\n" + "\n".join(found)

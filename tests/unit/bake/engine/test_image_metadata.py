@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bake.engine.build import BuildSettings, targets_override
 from bake.engine.build_context import FILE_TIME, stage_context
 from bake.engine.image_metadata import (
     NO_LICENCE_STATED,
+    MetadataError,
     SourceFacts,
     image_labels,
     index_annotations,
@@ -101,3 +103,15 @@ def test_the_staged_context_dates_every_file_and_folder_alike(tmp_path: Path) ->
     assert (tmp_path / "common" / "start.sh").read_bytes() == (
         Path(__file__).parents[4] / "common" / "start.sh"
     ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("SOURCE_DATE_EPOCH", "yesterday", "seconds since 1970"),
+        ("SOURCE_URL", "github.com/acme/ug", "the repository's web address"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(variable: str, value: str, expected: str) -> None:
+    with pytest.raises(MetadataError, match=rf"^{variable}='{re.escape(value)}' is not valid: expected {expected}"):
+        source_facts({variable: value})
