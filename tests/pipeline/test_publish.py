@@ -28,6 +28,7 @@ from bake.core.settings import settings_from_environment
 from bake.core.tags import dated_tags
 from bake.engine.bases import base_of
 from bake.engine.build import BuildSettings, build
+from bake.engine.image_metadata import METADATA_LABELS
 from bake.engine.platforms import engine_platform
 from bake.engine.sbom_generator import ensure_generator
 from bake.paths import REPO_ROOT
@@ -130,6 +131,10 @@ def test_publish_pushes_a_signed_index_with_attestations_under_every_tag(
     expected = {platform: expected_packages(image.reference, platform) for platform in sorted(platforms)}
     for platform, packages in expected.items():
         assert set(REQUIRED_DISTRIBUTIONS) < set(packages), f"{platform}: the probe found {packages}"
+    labels = docker.image.inspect(image.reference).config.labels or {}
+    annotations = read_document(ImageReference(target).at(image.image_id)).get("annotations") or {}
+    assert annotations, "the index carries annotations"
+    assert annotations == {name: labels[name] for name in METADATA_LABELS if name in labels}
     counts = verify_attestations(target, image.image_id, expected)
     assert all(count > 50 for count in counts.values()), f"too few packages for an image with Debian: {counts}"
     sboms = read_sboms(str(ImageReference(target).at(image.image_id)), list(image.spec.platforms))
@@ -334,6 +339,10 @@ def test_runners_stage_by_digest_and_merge_writes_every_tag(
     index = read_document(ImageReference(f"{registry}/merged").at(merged))
     assert attestation_manifests(index) == staged_attestations, (
         "each platform keeps the attestations it was staged with"
+    )
+    labels = docker.image.inspect(image.reference).config.labels or {}
+    assert index["annotations"] == {name: labels[name] for name in METADATA_LABELS if name in labels}, (
+        "the merged index repeats the images' metadata labels"
     )
     expected = {platform: expected_packages(image.reference, platform) for platform in image.spec.platforms}
     verify_attestations(f"{registry}/merged", merged, expected)
