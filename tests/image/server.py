@@ -182,8 +182,8 @@ class Server(ServerReader):
         return self.logs()
 
 
-def http_ready(port: int = 80) -> WaitStrategy:
-    return HttpWaitStrategy(port).for_status_code(200).with_startup_timeout(STARTUP_TIMEOUT_SECONDS)
+def http_ready(port: int = 80, path: str = "/") -> WaitStrategy:
+    return HttpWaitStrategy(port, path).for_status_code(200).with_startup_timeout(STARTUP_TIMEOUT_SECONDS)
 
 
 def ready_inside(*command: str) -> WaitStrategy:

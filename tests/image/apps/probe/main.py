@@ -42,6 +42,9 @@ async def app(
         body = {"pid": os.getpid(), "leaked_mib": sum(map(len, LEAKED)) >> 20}
     elif path == "/env":
         body = {"value": os.environ.get(query["name"])}
+    elif path == "/ready":  # says which worker each readiness check reached
+        print(f"probe: ready asked of {os.getpid()}", flush=True)
+        body = {"pid": os.getpid()}
     elif path == "/modules":
         body = {"pid": os.getpid(), "loaded": query["name"] in sys.modules}
     else:
