@@ -5,10 +5,13 @@ own interpreter and pip, for the build machine's architecture: the same CPython 
 same Debian release (so the same glibc) as the target. pip chooses wheels by the platform that
 sysconfig reports, and CPython takes that platform from _PYTHON_HOST_PLATFORM where it is set (for
 cross builds): pip then takes exactly the wheels it would take on the target, and installs them as
-it would there (console scripts and their shebang, RECORD, timestamp bytecode compiled by this
-same CPython version). Nothing in a wheel is run at install time. pip installs into this stage's
-own /usr/local, the very paths of the target (bytecode records the path it was compiled at), and
-the files of the lock's distributions, as their RECORD lists them, are then copied to STAGE.
+it would there (console scripts and their shebang, RECORD). Nothing in a wheel is run at install
+time. pip installs into this stage's own /usr/local, the very paths of the target (bytecode
+records the path it was compiled at), without compiling: the files of the lock's distributions,
+as their RECORD lists them, are dated FILE_TIME (where the build sets it, for reproducible
+layers), their sources then compiled by this same CPython version (timestamp bytecode, which
+records the dated mtime), and all of it copied to STAGE, whose every file and folder is dated
+FILE_TIME too.
 
     download PLATFORM WHEELS WHEELHOUSE LOCK...
                                        the locks' wheels for PLATFORM into WHEELS, each checked
@@ -19,7 +22,8 @@ the files of the lock's distributions, as their RECORD lists them, are then copi
                                        what it installed of LOCK's distributions under STAGE
                                        (- copies nothing: the packages stay where pip put them)
     sdists EMULATED                    in the image's own stage: build and install what the
-                                       download left to emulation (nothing, as a rule)
+                                       download left to emulation (nothing, as a rule), dated
+                                       and compiled the same way
 
 A package with no wheel for the platform and this CPython is named in one line and written, with
 its hashes, to WHEELS/emulated.txt: the emulated stage builds it from its sdist, and `install`
@@ -30,13 +34,18 @@ a wheel broken on one platform, and how that path is tested.
 
 from __future__ import annotations
 
+import compileall
 import importlib.metadata
+import importlib.util
 import os
+import py_compile
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +57,8 @@ SECRET_CA = Path("/run/secrets/pip-ca")
 NO_WHEEL = "No matching distribution found"
 # pip says NO_WHEEL too when it could not read the index (a proxy's certificate not trusted).
 UNREACHABLE = "Could not fetch URL"
+# The time of every file the image gets (images/Dockerfile): unset, files keep their own.
+FILE_TIME = "FILE_TIME"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)")
 
 
@@ -154,42 +165,100 @@ def download(
         _to_emulation(pin, emulated, f"no wheel for {platform} and CPython {python}")
 
 
-def copy_installed(names: set[str], stage: Path) -> None:
-    """Every file of the distributions `names` (those installed) to the same path under `stage`,
-    with its mode and mtime (timestamp bytecode is checked against its source's mtime)."""
-    for distribution in importlib.metadata.distributions():
-        if normalized(distribution.metadata["Name"]) not in names:
-            continue
-        for file in distribution.files or []:
-            source = os.path.normpath(str(distribution.locate_file(file)))
-            target = stage / source.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target, follow_symlinks=False)
+def file_time() -> int | None:
+    """FILE_TIME, the time every file of the image is dated (None where the build sets none)."""
+    value = os.environ.get(FILE_TIME, "")
+    if not value:
+        return None
+    if not value.isdigit():
+        sys.exit(f"error: {FILE_TIME}={value!r} is not valid: expected seconds since 1970")
+    return int(value)
+
+
+def installed_files(names: set[str]) -> list[Path]:
+    """Every file that the RECORD of each installed distribution of `names` lists."""
+    return [
+        Path(os.path.normpath(str(distribution.locate_file(file))))
+        for distribution in importlib.metadata.distributions()
+        if normalized(distribution.metadata["Name"]) in names
+        for file in distribution.files or []
+    ]
+
+
+def compile_dated(files: list[Path], epoch: int | None) -> list[Path]:
+    """Dates `files` `epoch`, then compiles the sources among them where they are (bytecode
+    records its path) into timestamp bytecode, which records that date, as pip would without
+    --no-compile; returns the bytecode files, dated alike."""
+    for path in files:
+        if epoch is not None:
+            os.utime(path, (epoch, epoch), follow_symlinks=False)
+    libraries = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    sources = [path for path in files if path.suffix == ".py" and any(path.is_relative_to(top) for top in libraries)]
+    timestamp = py_compile.PycInvalidationMode.TIMESTAMP  # even with SOURCE_DATE_EPOCH set
+    for source in sources:
+        if not compileall.compile_file(str(source), quiet=1, force=True, invalidation_mode=timestamp):
+            sys.exit(f"error: {source} does not compile")
+    compiled = [Path(importlib.util.cache_from_source(str(source))) for source in sources]
+    for path in {path.parent for path in compiled} | set(compiled):
+        if epoch is not None:
+            os.utime(path, (epoch, epoch), follow_symlinks=False)
+    return compiled
+
+
+def date_tree(top: Path, epoch: int | None) -> None:
+    """Every file and folder under `top`, and `top`, dated `epoch` (None: left as they are)."""
+    if epoch is None:
+        return
+    for folder, _, names in os.walk(top, topdown=False):
+        for name in names:
+            os.utime(Path(folder, name), (epoch, epoch), follow_symlinks=False)
+        os.utime(folder, (epoch, epoch))
+
+
+def stage_installed(names: set[str], stage: Path) -> None:
+    """Every file of the distributions `names` (those installed) dated and its sources compiled
+    (see compile_dated), then copied to the same path under `stage` with its mode, and all of
+    `stage` dated FILE_TIME."""
+    epoch = file_time()
+    files = installed_files(names)
+    for source in [*files, *compile_dated(files, epoch)]:
+        target = stage / str(source).lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+    date_tree(stage, epoch)
 
 
 def install(platform: str, wheels: Path, lock: Path, stage: Path | None, pip_args: list[str]) -> None:
     missing = {pin.name for pin in pins((wheels / EMULATED).read_text())}
     locked = {pin.name for pin in pins(lock.read_text())}
     if not missing & locked:
-        pip(platform, "install", "--no-index", "--find-links", str(wheels), *pip_args)
+        pip(platform, "install", "--no-compile", "--no-index", "--find-links", str(wheels), *pip_args)
         if stage:
-            copy_installed(locked, stage)
+            stage_installed(locked, stage)
         return
     # Without some package pip cannot resolve: the lock's other wheels go in as they are (its
     # pins already are a resolution), the requirements given are left to the emulated stage.
     files = [path for path in sorted(wheels.glob("*.whl")) if normalized(path.name.split("-")[0]) in locked - missing]
-    options = [word for word in pip_args if word.startswith("--")]  # such as --no-compile
-    pip(platform, "install", "--no-index", "--no-deps", *options, *map(str, files))
+    options = [word for word in pip_args if word.startswith("--")]
+    pip(platform, "install", "--no-compile", "--no-index", "--no-deps", *options, *map(str, files))
     if stage:
-        copy_installed(locked - missing, stage)
+        stage_installed(locked - missing, stage)
 
 
 def build_sdists(emulated: Path) -> None:
-    """In the image's own stage, on the target's CPU: the packages the native stage left to it."""
-    if emulated.read_text().strip():
-        pip(
-            None, "install", "--no-cache-dir", "--no-deps", "--no-binary=:all:", "--require-hashes", "-r", str(emulated)
-        )
+    """In the image's own stage, on the target's CPU: the packages the native stage left to it,
+    dated and compiled as the native stage does, and every other file or folder pip wrote or
+    changed (such as site-packages itself) dated FILE_TIME too."""
+    if not emulated.read_text().strip():
+        return
+    started = time.time()
+    words = ["install", "--no-compile", "--no-cache-dir", "--no-deps", "--no-binary=:all:", "--require-hashes"]
+    pip(None, *words, "-r", str(emulated))
+    epoch = file_time()
+    compile_dated(installed_files({pin.name for pin in pins(emulated.read_text())}), epoch)
+    if epoch is not None:
+        touch = ["-exec", "touch", "-h", "-d", f"@{epoch}", "{}", "+"]
+        subprocess.run(["find", "/", "-xdev", "-newermt", f"@{started}", *touch], check=True)
 
 
 def trust_the_secret() -> None:

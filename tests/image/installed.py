@@ -1,6 +1,7 @@
 """What pip installed in an image, read inside it: each distribution's version, and every file its
-RECORD lists checked (present, with its hash; bytecode valid for its source, so that no start
-compiles it again). The packages are installed by another CPU's pip (images/native_install.py):
+RECORD lists checked (present, with its hash; each source in site-packages with its bytecode, valid
+for it, so that no start compiles it again: pip installs without compiling, so RECORD does not list
+the bytecode). The packages are installed by another CPU's pip (images/native_install.py):
 this is what says they landed where and as pip on the target would have put them."""
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from bake.core.locks import BASE_OWN, locked, normalized
 # mtime and size; a hash-based one, when it records the hash of its source.
 _READ = r"""
 import base64, hashlib, importlib.metadata, importlib.util, json, os
+def stale(source, data):
+    status = os.stat(source)
+    if int.from_bytes(data[4:8], "little") & 1:
+        return data[8:16] != importlib.util.source_hash(open(source, "rb").read())
+    stamp = (int(status.st_mtime) & 0xFFFFFFFF, status.st_size & 0xFFFFFFFF)
+    return (int.from_bytes(data[8:12], "little"), int.from_bytes(data[12:16], "little")) != stamp
 found = {}
 for distribution in importlib.metadata.distributions():
     faults = []
@@ -31,16 +38,14 @@ for distribution in importlib.metadata.distributions():
                 faults.append(f"hash of {path}")
         if path.endswith(".pyc"):
             source = importlib.util.source_from_cache(path)
-            if os.path.isfile(source):
-                status = os.stat(source)
-                flags = int.from_bytes(data[4:8], "little")
-                if flags & 1:
-                    valid = data[8:16] == importlib.util.source_hash(open(source, "rb").read())
-                else:
-                    stamp = (int(status.st_mtime) & 0xFFFFFFFF, status.st_size & 0xFFFFFFFF)
-                    valid = (int.from_bytes(data[8:12], "little"), int.from_bytes(data[12:16], "little")) == stamp
-                if not valid:
-                    faults.append(f"stale bytecode {path}")
+            if os.path.isfile(source) and stale(source, data):
+                faults.append(f"stale bytecode {path}")
+        if path.endswith(".py") and "/site-packages/" in path:
+            cached = importlib.util.cache_from_source(path)
+            if not os.path.isfile(cached):
+                faults.append(f"no bytecode for {path}")
+            elif stale(path, open(cached, "rb").read()):
+                faults.append(f"stale bytecode {cached}")
         if "/bin/" in path and data.startswith(b"#!"):
             interpreter = data[2:].split(b"\n", 1)[0].split()[0].decode()
             if not os.access(interpreter, os.X_OK):

@@ -47,6 +47,12 @@ BAD_SETTINGS = [
         "MAX_WORKER_MEMORY_MB='512' is not valid: expected 0 with PROCESS_MANAGER=uvicorn",
         False,
     ),
+    ({"DRAIN_SECONDS": "5s"}, "DRAIN_SECONDS='5s' is not valid: expected a whole number from 0 up", False),
+    (
+        {"PROCESS_MANAGER": "uvicorn", "DRAIN_SECONDS": "15"},
+        "DRAIN_SECONDS='15' is not valid: expected 0 with PROCESS_MANAGER=uvicorn",
+        False,
+    ),
     (
         {"PROCESS_MANAGER": "uvicorn", "TIMEOUT": "0"},
         "TIMEOUT='0' is not valid: expected a whole number from 1 up with PROCESS_MANAGER=uvicorn",

@@ -21,7 +21,6 @@ import os
 import sys
 from pathlib import Path
 
-from uvicorn_gunicorn_runtime import server_stack
 from uvicorn_gunicorn_runtime.binding import bind_address
 from uvicorn_gunicorn_runtime.discovery import IMAGE_GUNICORN_CONF
 from uvicorn_gunicorn_runtime.environment import SettingError
@@ -144,6 +143,8 @@ def main(argv: list[str]) -> int:
         add_image_packages(os.environ)
         settings = load_in_container(os.environ, virtual_env)
         if virtual_env is not None:
+            from uvicorn_gunicorn_runtime import server_stack  # importlib.metadata: for a virtual env only
+
             server_stack.check(virtual_env, settings.server_packages(), sys.path, image_packages(os.environ))
         metrics_notice = _prepare_metrics(settings)
         if reload or settings.process_manager == "uvicorn":
@@ -175,6 +176,7 @@ def main(argv: list[str]) -> int:
         mark_dead_workers=marks_dead,
         handed_over=settings,
         memory_ceiling_mb=settings.max_worker_memory_mb,
+        drain_seconds=settings.drain_seconds,
     )
 
 

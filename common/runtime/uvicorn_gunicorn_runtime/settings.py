@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from uvicorn_gunicorn_runtime import server_stack
 from uvicorn_gunicorn_runtime.binding import bind_from
 from uvicorn_gunicorn_runtime.discovery import AppTarget, discover_app, gunicorn_conf
 from uvicorn_gunicorn_runtime.environment import (
@@ -77,6 +76,7 @@ class Settings:
     worker_class: str
     timeout: int
     graceful_timeout: int
+    drain_seconds: int  # 0: SIGTERM stops accepting at once (see drain)
     keep_alive: int
     forwarded_allow_ips: str
     healthcheck_path: str | None  # None: any answer on / is healthy
@@ -92,6 +92,8 @@ class Settings:
         summary = asdict(self)
         summary["app"] = self.app.spec
         if self.virtual_env is not None:
+            from uvicorn_gunicorn_runtime import server_stack  # importlib.metadata: ~20 ms, for a virtual env only
+
             stack = server_stack.origins(self.virtual_env, self.server_packages(), sys.path)
             summary["virtual_env"] = {**asdict(self.virtual_env), "server_stack": stack}
         return summary
@@ -128,6 +130,7 @@ def load_settings(
         worker_class=worker_class_from(env),
         timeout=env.integer("TIMEOUT", 120, minimum=0),
         graceful_timeout=env.integer("GRACEFUL_TIMEOUT", 120, minimum=0),
+        drain_seconds=env.integer("DRAIN_SECONDS", 0, minimum=0),
         keep_alive=env.integer("KEEP_ALIVE", 5, minimum=0),
         forwarded_allow_ips=env.text("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1",
         healthcheck_path=healthcheck_path(env),
@@ -165,6 +168,14 @@ def _check_for_uvicorns_manager(settings: Settings, env: Environment) -> None:
     if settings.preload_app:
         preload = env.raw("PRELOAD_APP", "")
         raise invalid("PRELOAD_APP", preload, "false with PROCESS_MANAGER=uvicorn, which has no preload")
+    if settings.drain_seconds:
+        # Uvicorn is exec'd as PID 1 (see launch): nothing of the image is left to hold its
+        # SIGTERM back, and its supervisor stops its workers at once.
+        raise invalid(
+            "DRAIN_SECONDS",
+            env.raw("DRAIN_SECONDS", ""),
+            "0 with PROCESS_MANAGER=uvicorn, whose supervisor stops serving at the first SIGTERM",
+        )
     for name, recycles in (
         ("MAX_REQUESTS", settings.max_requests),
         ("MAX_WORKER_MEMORY_MB", settings.max_worker_memory_mb),

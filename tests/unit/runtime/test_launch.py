@@ -419,8 +419,9 @@ def test_a_broken_app_stops_uvicorns_manager_before_it_starts(
 
 def test_main_hands_its_reading_to_gunicorn(launched: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
     """Gunicorn's configuration file takes it (see test_gunicorn_server): the container is read
-    once. The memory ceiling goes to Gunicorn's application, whichever configuration file runs."""
-    handed: list[tuple[Settings | None, int]] = []
+    once. The memory ceiling and the drain go to Gunicorn's application, whichever configuration
+    file runs."""
+    handed: list[tuple[Settings | None, int, int]] = []
 
     def serve(
         app: AppTarget,
@@ -428,18 +429,20 @@ def test_main_hands_its_reading_to_gunicorn(launched: list[list[str]], monkeypat
         mark_dead_workers: bool = False,
         handed_over: Settings | None = None,
         memory_ceiling_mb: int = 0,
+        drain_seconds: int = 0,
     ) -> int:
-        handed.append((handed_over, memory_ceiling_mb))
+        handed.append((handed_over, memory_ceiling_mb, drain_seconds))
         raise Exec
 
     monkeypatch.setattr(sys.modules["uvicorn_gunicorn_runtime.gunicorn_server"], "serve", serve)
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     monkeypatch.setenv("MAX_WORKER_MEMORY_MB", "200")
+    monkeypatch.setenv("DRAIN_SECONDS", "15")
     with pytest.raises(Exec):
         launch.main(["launch"])
-    [(reading, ceiling)] = handed
+    [(reading, ceiling, drain_seconds)] = handed
     assert reading is not None
-    assert (reading.app.spec, reading.workers.count, ceiling) == ("probe_app:app", 3, 200)
+    assert (reading.app.spec, reading.workers.count, ceiling, drain_seconds) == ("probe_app:app", 3, 200, 15)
 
 
 @pytest.mark.parametrize(("ceiling", "warns"), [("128", False), ("200", True), ("0", False)])

@@ -21,6 +21,7 @@ def test_defaults() -> None:
     assert settings.access_log_flush_seconds == 0.5
     assert settings.worker_class == "uvicorn_worker.UvicornWorker"
     assert (settings.timeout, settings.graceful_timeout, settings.keep_alive) == (120, 120, 5)
+    assert settings.drain_seconds == 0
     assert settings.forwarded_allow_ips == "127.0.0.1,::1"
     assert settings.healthcheck_path is None
     assert (settings.max_requests, settings.max_requests_jitter, settings.preload_app) == (0, 0, False)
@@ -45,6 +46,14 @@ def test_defaults() -> None:
         ({"MAX_WORKER_MEMORY_MB": "512MB"}, "MAX_WORKER_MEMORY_MB='512MB' is not valid"),
         ({"MAX_WORKER_MEMORY_MB": "0.5"}, "MAX_WORKER_MEMORY_MB='0.5' is not valid"),
         ({"PRELOAD_APP": "yes"}, "PRELOAD_APP='yes' is not valid: expected one of true, false"),
+        ({"DRAIN_SECONDS": "-5"}, "DRAIN_SECONDS='-5' is not valid: expected a whole number from 0 up"),
+        ({"DRAIN_SECONDS": "2.5"}, "DRAIN_SECONDS='2.5' is not valid: expected a whole number from 0 up"),
+        ({"DRAIN_SECONDS": "10s"}, "DRAIN_SECONDS='10s' is not valid: expected a whole number from 0 up"),
+        (
+            {"PROCESS_MANAGER": "uvicorn", "DRAIN_SECONDS": "15"},
+            "DRAIN_SECONDS='15' is not valid: expected 0 with PROCESS_MANAGER=uvicorn, "
+            "whose supervisor stops serving at the first SIGTERM",
+        ),
         ({"PRELOAD_APP": "1"}, "PRELOAD_APP='1' is not valid"),
         (
             {"PROMETHEUS_MULTIPROC_DIR": "metrics"},
@@ -145,6 +154,21 @@ def test_recycling_preload_and_metrics_directory(
         settings.preload_app,
         settings.prometheus_multiproc_dir,
     ) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "seconds"),
+    [
+        ({}, 0),
+        ({"DRAIN_SECONDS": ""}, 0),
+        ({"DRAIN_SECONDS": "15"}, 15),
+        ({"DRAIN_SECONDS": "0", "PROCESS_MANAGER": "uvicorn"}, 0),
+    ],
+)
+def test_drain_seconds(env: dict[str, str], seconds: int) -> None:
+    settings = _load(env)
+    assert settings.drain_seconds == seconds
+    assert settings.summary()["drain_seconds"] == seconds
 
 
 def test_summary_has_the_production_settings() -> None:

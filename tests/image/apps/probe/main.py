@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,6 +19,13 @@ print("probe: imported", flush=True)
 async def app(
     scope: dict[str, Any], receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
 ) -> None:
+    if scope["type"] == "websocket":  # echoes one text message
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        message = await receive()
+        await send({"type": "websocket.send", "text": message.get("text") or ""})
+        await send({"type": "websocket.close"})
+        return
     if scope["type"] != "http":
         return  # no lifespan handling: Uvicorn then runs without it
     query = {key: values[0] for key, values in parse_qs(scope["query_string"].decode()).items()}
@@ -34,6 +42,11 @@ async def app(
         body = {"pid": os.getpid(), "leaked_mib": sum(map(len, LEAKED)) >> 20}
     elif path == "/env":
         body = {"value": os.environ.get(query["name"])}
+    elif path == "/ready":  # says which worker each readiness check reached
+        print(f"probe: ready asked of {os.getpid()}", flush=True)
+        body = {"pid": os.getpid()}
+    elif path == "/modules":
+        body = {"pid": os.getpid(), "loaded": query["name"] in sys.modules}
     else:
         body = {"app": "probe", "pid": os.getpid()}
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})

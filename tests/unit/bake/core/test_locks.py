@@ -185,11 +185,11 @@ def test_a_package_without_a_wheel_is_named_and_left_to_the_emulated_stage(
     for wheel in ("anyio-4.16.0-py3-none-any.whl", "typing_extensions-4.16.0-py3-none-any.whl"):
         (tmp_path / "wheels" / wheel).touch()
     copied: list[set[str]] = []
-    monkeypatch.setattr(module, "copy_installed", lambda names, stage: copied.append(names))
-    module.install("linux/arm64", tmp_path / "wheels", lock, tmp_path / "stage", ["--no-compile", "-r", "req.txt"])
+    monkeypatch.setattr(module, "stage_installed", lambda names, stage: copied.append(names))
+    module.install("linux/arm64", tmp_path / "wheels", lock, tmp_path / "stage", ["--user", "-r", "req.txt"])
     install = fake.calls[-1]
-    assert install[:4] == ("install", "--no-index", "--no-deps", "--no-compile")
-    assert [Path(word).name for word in install[4:]] == [
+    assert install[:5] == ("install", "--no-compile", "--no-index", "--no-deps", "--user")
+    assert [Path(word).name for word in install[5:]] == [
         "anyio-4.16.0-py3-none-any.whl",
         "typing_extensions-4.16.0-py3-none-any.whl",
     ]
@@ -205,7 +205,15 @@ def test_with_every_wheel_at_hand_pip_resolves_the_requirements_from_them_alone(
     assert ["--no-index" in call for call in fake.calls] == [True, False, True], "into the wheelhouse, then from it"
     assert (tmp_path / "wheels" / "emulated.txt").read_text() == ""
     module.install("linux/amd64", tmp_path / "wheels", lock, None, ["-r", "req.txt"])
-    assert fake.calls[-1] == ("install", "--no-index", "--find-links", str(tmp_path / "wheels"), "-r", "req.txt")
+    assert fake.calls[-1] == (
+        "install",
+        "--no-compile",
+        "--no-index",
+        "--find-links",
+        str(tmp_path / "wheels"),
+        "-r",
+        "req.txt",
+    )
 
 
 def test_sdist_only_sends_a_package_to_emulation_without_asking_for_its_wheel(
@@ -225,6 +233,13 @@ def test_the_emulated_stage_runs_pip_only_for_what_was_left_to_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module, fake = _with_fake_pip(monkeypatch, set())
+    dated: list[set[str]] = []
+
+    def installed_files(names: set[str]) -> list[Path]:
+        dated.append(names)
+        return []
+
+    monkeypatch.setattr(module, "installed_files", installed_files)
     emulated = tmp_path / "emulated.txt"
     emulated.write_text("")
     module.build_sdists(emulated)
@@ -232,8 +247,18 @@ def test_the_emulated_stage_runs_pip_only_for_what_was_left_to_it(
     emulated.write_text("setproctitle==1.3.8 \\\n    --hash=sha256:ccc\n")
     module.build_sdists(emulated)
     assert fake.calls == [
-        ("install", "--no-cache-dir", "--no-deps", "--no-binary=:all:", "--require-hashes", "-r", str(emulated))
+        (
+            "install",
+            "--no-compile",
+            "--no-cache-dir",
+            "--no-deps",
+            "--no-binary=:all:",
+            "--require-hashes",
+            "-r",
+            str(emulated),
+        )
     ]
+    assert dated == [{"setproctitle"}], "what pip built is dated and compiled"
 
 
 def test_an_index_out_of_reach_is_a_failure_not_a_missing_wheel(
@@ -262,3 +287,55 @@ def test_a_wheelhouse_that_has_the_locks_wheels_asks_the_index_nothing(
         "-d",
         str(tmp_path / "wheels"),
     )
+
+
+def test_sources_are_dated_before_they_are_compiled_so_their_bytecode_records_that_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = _native_install()
+    library = tmp_path / "site-packages"
+    (library / "package").mkdir(parents=True)
+    sources = [library / "package" / "__init__.py", library / "package" / "core.py"]
+    for source in sources:
+        source.write_text("VALUE = 1\n")
+    data = library / "package" / "data.txt"
+    data.write_text("not python\n")
+    outside = tmp_path / "bin" / "script.py"  # not in a library folder: pip compiles none such
+    outside.parent.mkdir()
+    outside.write_text("print()\n")
+    monkeypatch.setattr(module.sysconfig, "get_path", lambda name: str(library))
+    epoch = 315_532_800
+
+    compiled = module.compile_dated([*sources, data, outside], epoch)
+
+    tag = sys.implementation.cache_tag
+    assert sorted(path.name for path in compiled) == sorted(f"{source.stem}.{tag}.pyc" for source in sources)
+    for source, bytecode in zip(sources, compiled, strict=True):
+        header = bytecode.read_bytes()[:16]
+        assert int.from_bytes(header[4:8], "little") == 0, "timestamp bytecode, not hash-based"
+        assert int.from_bytes(header[8:12], "little") == epoch == int(source.stat().st_mtime)
+        assert int(bytecode.stat().st_mtime) == int(bytecode.parent.stat().st_mtime) == epoch
+    assert int(data.stat().st_mtime) == int(outside.stat().st_mtime) == epoch
+    assert not (outside.parent / "__pycache__").exists()
+
+
+def test_a_stage_is_dated_every_file_and_folder(tmp_path: Path) -> None:
+    module = _native_install()
+    (tmp_path / "stage" / "usr" / "local" / "bin").mkdir(parents=True)
+    (tmp_path / "stage" / "usr" / "local" / "bin" / "tool").write_text("#!/bin/sh\n")
+    (tmp_path / "stage" / "usr" / "local" / "link").symlink_to("bin/tool")
+    module.date_tree(tmp_path / "stage", 315_532_800)
+    times = {path.lstat().st_mtime for path in [tmp_path / "stage", *(tmp_path / "stage").rglob("*")]}
+    assert times == {315_532_800}
+
+
+def test_file_time_is_checked(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    module = _native_install()
+    monkeypatch.setenv("FILE_TIME", "")
+    assert module.file_time() is None
+    monkeypatch.setenv("FILE_TIME", "315532800")
+    assert module.file_time() == 315_532_800
+    monkeypatch.setenv("FILE_TIME", "1980-01-01")
+    with pytest.raises(SystemExit) as failure:
+        module.file_time()
+    assert failure.value.code == "error: FILE_TIME='1980-01-01' is not valid: expected seconds since 1970"
