@@ -57,6 +57,8 @@ SECRET_CA = Path("/run/secrets/pip-ca")
 NO_WHEEL = "No matching distribution found"
 # pip says NO_WHEEL too when it could not read the index (a proxy's certificate not trusted).
 UNREACHABLE = "Could not fetch URL"
+# pip as a build runs it: as root, without asking the index for a newer pip.
+QUIET_PIP = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_ROOT_USER_ACTION": "ignore"}
 # The time of every file the image gets (images/Dockerfile): unset, files keep their own.
 FILE_TIME = "FILE_TIME"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)")
@@ -110,7 +112,11 @@ def pip(
 ) -> subprocess.CompletedProcess[str]:
     """pip as the base image has it on PATH (its shebang names the interpreter that scripts get),
     choosing wheels for `platform` (None: its own); its output shown, unless it fails quietly."""
-    environment = {**os.environ, **({"_PYTHON_HOST_PLATFORM": host_platform(platform)} if platform else {})}
+    environment = {
+        **os.environ,
+        **QUIET_PIP,
+        **({"_PYTHON_HOST_PLATFORM": host_platform(platform)} if platform else {}),
+    }
     command = [shutil.which("pip") or "pip", *words]
     result = subprocess.run(command, env=environment, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if result.returncode == 0 or not quiet_failure:
