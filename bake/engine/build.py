@@ -144,13 +144,17 @@ def targets_override(
 @contextlib.contextmanager
 def _bake_files(plan: BasePlan, settings: BuildSettings, bake_file: Path) -> Iterator[BakeInputs]:
     """`bake_file` and, merged over it, a file of the tags, platforms, labels and build
-    arguments, the context being the checkout's files dated alike (see build_context); and the
-    bake file's variables. Lists cannot go through `--set`: bake takes one tag per `--set`, and
-    python-on-whales passes one `--set` per field."""
+    arguments, the context being the files of the tree `bake_file` is in (the checkout, or the
+    bench's changed copy) dated alike (see build_context); and the bake file's variables.
+    Lists cannot go through `--set`: bake takes one tag per `--set`, and python-on-whales
+    passes one `--set` per field."""
     facts = source_facts()
     describe(facts)
     variables = {**settings.variables, "SBOM_GENERATOR": ensure_generator(plan.bases[0], facts.epoch)}
-    with tempfile.TemporaryDirectory(prefix="bake-targets-") as directory, reproducible_context() as context:
+    with (
+        tempfile.TemporaryDirectory(prefix="bake-targets-") as directory,
+        reproducible_context(bake_file.parent) as context,
+    ):
         targets_file = Path(directory) / "targets.json"
         targets_file.write_text(json.dumps(targets_override(plan.buildable, settings, facts, context), indent=2))
         yield BakeInputs([bake_file, targets_file], variables)
@@ -187,9 +191,10 @@ def bake_streaming(
     cache_key: str | None = None,
 ) -> Iterator[str]:
     """Bakes the plan's images with plain progress, yielding each line of the build log.
-    The build context is the checkout's files dated alike (see build_context). Without the
-    cache, the images run under cache keys of their own (see own_cache_keys): `cache_key`, or a
-    new one; a later build given the same `cache_key` reuses that build's layers."""
+    The build context is the files of the tree `bake_file` is in, dated (see build_context).
+    Without the cache, the images run under cache keys of their own (see own_cache_keys):
+    `cache_key`, or a new one; a later build given the same `cache_key` reuses that build's
+    layers."""
     key = cache_key or (None if use_cache else uuid.uuid4().hex)
     overrides = own_cache_keys(plan.buildable, key) if key else {}
     with _bake_files(plan, settings, bake_file) as inputs:
