@@ -24,18 +24,14 @@ import logging
 import socket
 import time
 from asyncio.selector_events import BaseSelectorEventLoop
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 from uvicorn.server import Server, ServerState
 
+from uvicorn_gunicorn_runtime.asgi import ASGIApp, Receive, Scope, Send
+
 CONNECTION_CLOSE = (b"connection", b"close")
 POLL_SECONDS = 0.05
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("uvicorn.error")
 

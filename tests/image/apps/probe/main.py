@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,6 +11,8 @@ from urllib.parse import parse_qs
 Message = dict[str, Any]
 
 print("probe: imported", flush=True)
+
+log = logging.getLogger("probe.app")
 
 
 async def app(
@@ -28,6 +31,19 @@ async def app(
         body = {"client": scope["client"][0] if scope.get("client") else None, "scheme": scope["scheme"]}
     elif path == "/env":
         body = {"value": os.environ.get(query["name"])}
+    elif path == "/log":
+        log.warning("probe: warning %s", query["mark"])
+        log.info("probe: info %s", query["mark"])
+        body = {"logged": query["mark"]}
+    elif path == "/raise":
+        raise RuntimeError("probe: raised on purpose")
+    elif path == "/bytes":
+        # The body in two parts, so that a count of the bytes sent must add them up.
+        half = int(query["n"]) // 2
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"a" * half, "more_body": True})
+        await send({"type": "http.response.body", "body": b"b" * (int(query["n"]) - half)})
+        return
     else:
         body = {"app": "probe", "pid": os.getpid()}
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
