@@ -6,6 +6,9 @@
 #                                              install what is missing; start the engine, QEMU for
 #                                              arm64 (not with --no-emulation) and the tools; with
 #                                              --vms also QEMU for the guests of `nox -s vms`
+#   ./setup-host.sh --release-only             for a job that only reads and writes a registry
+#                                              (imagetools, cosign): the tools and cosign, with the
+#                                              engine's buildx as it is; nothing to build or test
 #   ./setup-host.sh stop                       stop only what this script started
 #
 # Idempotent: on a ready host it changes nothing and says so. It never removes or replaces an
@@ -30,6 +33,7 @@ readonly HERE
 # openssl for the build-secret test's canary certificate, docker-registry for the publishing
 # test, wrk for the benchmarks; QEMU for arm64 unless --no-emulation. cosign: see install_cosign.
 readonly HOST_PACKAGES=(mmdebstrap arch-test python3-venv ca-certificates openssl docker-registry wrk)
+readonly RELEASE_PACKAGES=(python3-venv ca-certificates)
 readonly EMULATION_PACKAGES=(qemu-user-static binfmt-support)
 readonly VM_PACKAGES=(qemu-system-x86 qemu-utils openssh-client)
 readonly APT_OPTIONS=(-q -o DPkg::Lock::Timeout=300)
@@ -39,7 +43,7 @@ changes=()
 say() { printf 'setup-host: %s\n' "$*"; }
 did() { changes+=("$1"); say "$1"; }
 die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
-usage() { printf 'usage: %s [start] [--no-emulation] [--vms] | stop\n' "$0"; }
+usage() { printf 'usage: %s [start] [--no-emulation] [--vms] | --release-only | stop\n' "$0"; }
 
 systemd_runs() { [ -d /run/systemd/system ]; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -428,6 +432,7 @@ main() {
     for arg in "$@"; do
         case $arg in
             start | stop) command=$arg ;;
+            --release-only) command=release ;;
             --no-emulation) emulation=no ;;
             --vms) vms=yes ;;
             -h | --help) usage; return 0 ;;
@@ -437,6 +442,16 @@ main() {
     [ "$(id -u)" -eq 0 ] || die "must run as root (try: sudo $0 $*)"
     if [ "$command" = stop ]; then
         stop_started
+        return
+    fi
+    if [ "$command" = release ]; then
+        docker buildx version >/dev/null 2>&1 || die "--release-only needs a docker client with buildx; run without it"
+        local missing
+        mapfile -t missing < <(missing_packages "${RELEASE_PACKAGES[@]}")
+        apt_install "${missing[@]}"
+        install_cosign
+        install_tools
+        say "ready for releasing: $(docker buildx version | cut -d' ' -f1-2), nox $("$TOOLS_VENV/bin/nox" --version 2>&1)"
         return
     fi
     check_installed_engine

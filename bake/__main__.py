@@ -68,13 +68,21 @@ def _build(parser: OptionParser) -> None:
 # The pytest options `nox -s test` takes before any `--`; after a `--`, pytest gets every word.
 PYTEST_FLAGS = (("-x", "--exitfirst"), ("-v", "--verbose"), ("-q", "--quiet"), ("-s",), ("--lf", "--last-failed"),
                 ("--ff", "--failed-first"), ("--co", "--collect-only"), ("--pdb",), ("--native-only",))  # fmt: skip
-PYTEST_VALUES = (("-k",), ("-m",), ("--maxfail",), ("-r",), ("--tb",), ("--durations",), ("--platform",))
+PYTEST_VALUES = (("-k",), ("-m",), ("--maxfail",), ("-r",), ("--tb",), ("--durations",))
 
 
 def _test(parser: OptionParser) -> None:
     _tags(parser)
     add_setting_options(parser)
     parser.add_argument("--all-platforms", action="store_true", help="every test on every platform of each tag")
+    parser.add_argument(
+        "--platform",
+        dest="platforms",
+        action="append",
+        default=[],
+        choices=sorted(UNAME_MACHINE),
+        help="build and test only this platform (repeatable); default: every platform of the tag",
+    )
     for flag in PYTEST_FLAGS:
         pass_on_flag(parser, *flag)
     for option in PYTEST_VALUES:

@@ -65,8 +65,15 @@ def _selected(tags: Sequence[str], settings: Settings, quiet: bool = False) -> l
     return selection.images
 
 
-def _on_platform(images: list[Image], platform: str | None) -> list[Image]:
-    return [replace(image, platforms=(platform,)) for image in images] if platform else images
+def _on_platforms(images: list[Image], platforms: Sequence[str]) -> list[Image]:
+    """The images narrowed to `platforms` (all of theirs when none is named)."""
+    if not platforms:
+        return images
+    narrowed = [replace(image, platforms=tuple(p for p in image.platforms if p in platforms)) for image in images]
+    missing = [image.name for image in narrowed if not image.platforms]
+    if missing:
+        raise BakeError(f"{', '.join(missing)}: not built for {', '.join(platforms)}")
+    return narrowed
 
 
 def plan_line(image: Image, settings: Settings) -> str:
@@ -98,13 +105,13 @@ def run_select(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _build(images: list[Image], settings: Settings, platform: str | None) -> list[str]:
-    return build(_on_platform(images, platform), BuildSettings.of(settings, find_ca_bundle()))
+def _build(images: list[Image], settings: Settings, platforms: Sequence[str]) -> list[str]:
+    return build(_on_platforms(images, platforms), BuildSettings.of(settings, find_ca_bundle()))
 
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
     images = _selected(args.tags, settings)
-    left_out = _build(images, settings, args.platform) if images else []
+    left_out = _build(images, settings, [args.platform] if args.platform else []) if images else []
     return 2 if left_out and args.tags else 0  # a tag asked for by name could not be built
 
 
@@ -120,19 +127,19 @@ def build_and_test(
     tags: Sequence[str],
     settings: Settings,
     pytest_args: Sequence[str] = (),
-    platform: str | None = None,
+    platforms: Sequence[str] = (),
     all_platforms: bool = False,
 ) -> list[Image]:
     """Builds the named tags that are not retired (default: every tag whose base can be had
     here) and runs the image tests on each. A named tag, and the default slim tag, are tested on
     every platform (an emulated one runs the representative subset); any other, natively only;
-    with `platform`, that platform alone runs every test. Returns the images tested."""
+    with `platforms`, only those are built, and each runs every test. Returns the images tested."""
     selected = _selected(tags, settings)
     chosen = selected if tags else [image for image in selected if base_available(image, settings.base_mode)]
-    left_out = _build(chosen, settings, platform) if chosen else []
+    left_out = _build(chosen, settings, platforms) if chosen else []
     if left_out and tags:
         raise BakeError(f"not built, so not tested: {'; '.join(left_out)}")
-    only = [f"--platform={platform}"] if platform else []
+    only = [f"--platform={platform}" for platform in platforms]
     for image in chosen:
         everywhere = bool(tags) or (image.is_default and image.variant == "slim")
         scope = only or (["--all-platforms"] if all_platforms else [] if everywhere else ["--native-only"])
@@ -141,7 +148,7 @@ def build_and_test(
 
 
 def run_test(args: argparse.Namespace, settings: Settings) -> int:
-    build_and_test(args.tags, settings, args.passed_on, all_platforms=args.all_platforms)
+    build_and_test(args.tags, settings, args.passed_on, platforms=args.platforms, all_platforms=args.all_platforms)
     return 0
 
 
@@ -159,13 +166,13 @@ def run_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_stage(args: argparse.Namespace, settings: Settings) -> int:
-    chosen = build_and_test(args.tags, settings, platform=args.platform)
+    chosen = build_and_test(args.tags, settings, platforms=[args.platform])
     if not chosen:
         say("nothing to stage")
         return 0
     publications = [
         plan_publication(image, settings.image_name, args.to, settings.date_tag)
-        for image in _on_platform(chosen, args.platform)
+        for image in _on_platforms(chosen, [args.platform])
     ]
     # One line: the workflow hands it on as a job output.
     args.digests.write_text(json.dumps(stage(publications), sort_keys=True) + "\n")

@@ -30,6 +30,9 @@ except SettingError as error:
     sys.exit(2)
 
 workers = _settings.workers.count
+# With setproctitle, Gunicorn's processes are `gunicorn: master [main:app -c /gunicorn_conf.py]`
+# and `gunicorn: worker [...]` in ps and /proc/PID/cmdline, as the original's command line was.
+proc_name = f"{_settings.app.spec} -c {__file__}"
 bind = [_settings.bind]
 loglevel = _settings.log_level
 accesslog = _settings.access_log

@@ -3,4 +3,4 @@
 set -e
 # shellcheck source=runtime/prestart.sh
 . /usr/local/lib/uvicorn-gunicorn/prestart.sh
-exec python -m uvicorn_gunicorn_runtime.launch --reload
+exec /usr/local/bin/python -m uvicorn_gunicorn_runtime.launch --reload

@@ -199,28 +199,35 @@ class ChildImages:
     def build(self, platform: str, files: Mapping[str, str], dockerfile_tail: str = "", requirements: str = "") -> str:
         """The id of an image with `files` (paths under /app) added, and `requirements` (pip's
         arguments, such as a pinned package) installed; built once per content and platform."""
-        content = (sorted(files.items()), dockerfile_tail, requirements, platform, self.parent.image_id)
+        install = f"{PIP_WITH_CA_SECRET} {requirements}\n" if requirements else ""
+        dockerfile = f"FROM {self.parent.reference}\n{install}COPY app/ /app/\n{dockerfile_tail}"
+        in_app = {f"app/{name}": text for name, text in files.items()}
+        return self.build_context(platform, {**in_app, "Dockerfile": dockerfile})
+
+    def build_context(
+        self, platform: str, files: Mapping[str, str], prepare: Callable[[Path], None] | None = None
+    ) -> str:
+        """The id of the image a build context of `files` (its Dockerfile among them) makes, with
+        `prepare` run on the context first; built once per content and platform. Like the image's
+        own build, pip may trust the host's CA bundle (the secret pip-ca), which no layer keeps."""
+        content = (sorted(files.items()), platform, self.parent.image_id)
         key = hashlib.sha256(repr(content).encode()).hexdigest()[:16]
         if key not in self.built:
             context = self.workspace / key
             for name, text in files.items():
-                (context / "app" / name).parent.mkdir(parents=True, exist_ok=True)
-                (context / "app" / name).write_text(text)
-            install = f"{PIP_WITH_CA_SECRET} {requirements}\n" if requirements else ""
-            (context / "Dockerfile").write_text(
-                f"FROM {self.parent.reference}\n{install}COPY app/ /app/\n{dockerfile_tail}"
-            )
+                (context / name).parent.mkdir(parents=True, exist_ok=True)
+                (context / name).write_text(text)
+            if prepare is not None:
+                prepare(context)
             # The pid keeps test sessions running side by side from removing each other's children.
             tag = str(ImageReference("uvicorn-gunicorn-test/child", f"{key}-{os.getpid()}"))
-            # As the image's own build: pip trusts the host's CA bundle, which no layer keeps.
-            secrets = [f"id=pip-ca,src={find_ca_bundle()}"] if requirements else []
             docker.buildx.build(
                 context,
                 platforms=[platform],
                 tags=[tag],
                 load=True,
                 progress=False,
-                secrets=secrets,
+                secrets=[f"id=pip-ca,src={find_ca_bundle()}"],
                 labels=session_labels(),
             )
             self.built[key] = tag

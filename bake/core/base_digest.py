@@ -10,13 +10,11 @@ bare runner before anything is installed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bake.errors import BakeError
+from bake.core.registry_reader import find_digest, find_formatted
 
 BASE_LABEL = "org.opencontainers.image.base.name"
 BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
@@ -26,46 +24,21 @@ LabelReader = Callable[[str], "Mapping[str, str] | None"]
 DigestReader = Callable[[str], "str | None"]
 
 
-class RegistryReadError(BakeError):
-    """A registry could not be read for a reason other than a missing tag."""
-
-
-def _docker(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["docker", *args], capture_output=True)
-
-
-def _not_found(result: subprocess.CompletedProcess[bytes]) -> bool:
-    return b"not found" in (result.stderr + result.stdout).lower()
-
-
-def _failure(result: subprocess.CompletedProcess[bytes], what: str) -> RegistryReadError:
-    lines = result.stderr.decode(errors="replace").strip().splitlines()
-    return RegistryReadError(f"{what}: {lines[-1] if lines else f'exit code {result.returncode}'}")
-
-
 def current_digest(reference: str) -> str | None:
     """The digest of the index `reference` names now: the local image store's, where the image
     is there (builds take a local base first), else the registry's; None when neither has it."""
-    local = _docker("image", "inspect", "--format", "{{.Id}}", reference)
+    local = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", reference], capture_output=True)
     if local.returncode == 0 and local.stdout.strip().startswith(b"sha256:"):
         return local.stdout.decode().strip()
-    remote = _docker("buildx", "imagetools", "inspect", "--raw", reference)
-    if remote.returncode == 0:
-        return "sha256:" + hashlib.sha256(remote.stdout).hexdigest()
-    if _not_found(remote):
-        return None
-    raise _failure(remote, f"cannot read {reference}")
+    return find_digest(reference)
 
 
 def published_labels(reference: str) -> dict[str, str] | None:
     """The labels of the image published under `reference` (its first platform's: the base is
     one index for all of them); None when the registry has no such tag."""
-    result = _docker("buildx", "imagetools", "inspect", "--format", "{{ json .Image }}", reference)
-    if result.returncode != 0:
-        if _not_found(result):
-            return None
-        raise _failure(result, f"cannot read {reference}")
-    image = json.loads(result.stdout)
+    image = find_formatted(reference, "Image")
+    if image is None:
+        return None
     configs = [image] if "config" in image or "rootfs" in image else [image[key] for key in sorted(image)]
     labels: dict[str, str] = (configs[0].get("config") or {}).get("Labels") or {}
     return labels

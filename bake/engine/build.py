@@ -21,7 +21,16 @@ from bake.core.retirement import GENERATE_COMMAND
 from bake.core.selection import with_bases
 from bake.core.settings import BaseMode, Settings
 from bake.engine.bases import Base, choose_base
+from bake.engine.build_context import FILE_TIME, reproducible_context
 from bake.engine.hcl import BakeFileError, bake_targets
+from bake.engine.image_metadata import (
+    REQUIREMENTS,
+    SourceFacts,
+    describe,
+    image_labels,
+    index_annotations,
+    source_facts,
+)
 from bake.engine.sbom_generator import ensure_generator
 from bake.engine.standin import NeedsRegistry
 from bake.paths import BAKE_FILE
@@ -42,6 +51,12 @@ class BuildSettings:
     @property
     def variables(self) -> dict[str, str]:
         return {"CA_BUNDLE": str(self.ca_bundle)}
+
+
+@dataclass(frozen=True)
+class BakeInputs:
+    files: list[str | Path]  # the bake file, then the file merged over it
+    variables: dict[str, str]
 
 
 @dataclass
@@ -86,44 +101,62 @@ def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
     return plan
 
 
-def targets_override(images: Sequence[Image], settings: BuildSettings) -> dict[str, Any]:
+def reproducible_args(facts: SourceFacts) -> dict[str, str]:
+    """The build arguments of a reproducible build: the files' time in every layer, and the
+    commit's time, which BuildKit gives the image's config and history."""
+    epoch = {"SOURCE_DATE_EPOCH": str(facts.epoch)} if facts.epoch is not None else {}
+    return {"FILE_TIME": str(FILE_TIME), **epoch}
+
+
+def targets_override(
+    images: Sequence[Image], settings: BuildSettings, facts: SourceFacts | None = None, context: Path | None = None
+) -> dict[str, Any]:
     """A bake definition that gives each target its tags (docker-bake.hcl has none: they are
     composed in bake/core/reference.py alone), those of the build date's matrix whatever date the
     file was generated for (`latest` is where the matrix of that day puts it), and the image's
-    platforms (one alone, on a native runner)."""
-    return {
-        "target": {
-            image.target: {
-                "tags": reference_strings(image_references(image, settings.image_name, settings.build_date)),
-                "platforms": list(image.platforms),
-            }
-            for image in images
+    platforms (one alone, on a native runner); with `facts`, its OCI labels, the index
+    annotations that repeat them and the arguments of a reproducible build; with `context`,
+    that build context."""
+    requirements = REQUIREMENTS.read_text()
+    targets: dict[str, Any] = {}
+    for image in images:
+        target: dict[str, Any] = {
+            "tags": reference_strings(image_references(image, settings.image_name, settings.build_date)),
+            "platforms": list(image.platforms),
         }
-    }
+        if facts is not None:
+            labels = image_labels(image, facts, requirements)
+            target |= {"labels": labels, "annotations": index_annotations(labels), "args": reproducible_args(facts)}
+        if context is not None:
+            target["context"] = str(context)
+        targets[image.target] = target
+    return {"target": targets}
 
 
 @contextlib.contextmanager
-def _bake_files(plan: BasePlan, settings: BuildSettings, bake_file: Path) -> Iterator[list[str | Path]]:
-    """`bake_file` and, merged over it, a file of the tags and platforms. Lists cannot go through
-    `--set`: bake takes one tag per `--set`, and python-on-whales passes one `--set` per field."""
-    with tempfile.TemporaryDirectory(prefix="bake-targets-") as directory:
+def _bake_files(plan: BasePlan, settings: BuildSettings, bake_file: Path) -> Iterator[BakeInputs]:
+    """`bake_file` and, merged over it, a file of the tags, platforms, labels and build
+    arguments, the context being the checkout's files dated alike (see build_context); and the
+    bake file's variables. Lists cannot go through `--set`: bake takes one tag per `--set`, and
+    python-on-whales passes one `--set` per field."""
+    facts = source_facts()
+    describe(facts)
+    variables = {**settings.variables, "SBOM_GENERATOR": ensure_generator(plan.bases[0], facts.epoch)}
+    with tempfile.TemporaryDirectory(prefix="bake-targets-") as directory, reproducible_context() as context:
         targets_file = Path(directory) / "targets.json"
-        targets_file.write_text(json.dumps(targets_override(plan.buildable, settings), indent=2))
-        yield [bake_file, targets_file]
+        targets_file.write_text(json.dumps(targets_override(plan.buildable, settings, facts, context), indent=2))
+        yield BakeInputs([bake_file, targets_file], variables)
 
 
-def _bake(
-    plan: BasePlan, settings: BuildSettings, files: list[str | Path], overrides: Mapping[str, str] | None = None,
-    **options: Any,
-) -> Any:  # fmt: skip
+def _bake(plan: BasePlan, inputs: BakeInputs, overrides: Mapping[str, str] | None = None, **options: Any) -> Any:
     """Bakes and loads the plan's buildable images, each with its SBOM; `overrides` are more
     of bake's --set, `options` go to buildx bake as they are."""
     return docker.buildx.bake(
         targets=[image.target for image in plan.buildable],
-        files=files,
+        files=inputs.files,
         load=True,
         set={**plan.base_overrides, **(overrides or {})},
-        variables={**settings.variables, "SBOM_GENERATOR": ensure_generator(plan.bases[0])},
+        variables=inputs.variables,
         **options,
     )
 
@@ -143,8 +176,8 @@ def bake_streaming(
     The build context is the working directory, as with every bake of this file. Without the
     cache, the bases run under cache keys of their own (see own_cache_keys)."""
     overrides = {} if use_cache else own_cache_keys(plan.buildable, uuid.uuid4().hex)
-    with _bake_files(plan, settings, bake_file) as files:
-        lines = _bake(plan, settings, files, overrides, cache=use_cache, progress="plain", stream_logs=True)
+    with _bake_files(plan, settings, bake_file) as inputs:
+        lines = _bake(plan, inputs, overrides, cache=use_cache, progress="plain", stream_logs=True)
         assert not isinstance(lines, dict)
         yield from lines
 
@@ -164,8 +197,8 @@ def build(images: Sequence[Image], settings: BuildSettings) -> list[str]:
     plan = plan_bases(images, settings.base_mode)
     if not plan.buildable:
         return plan.left_out
-    with _bake_files(plan, settings, BAKE_FILE) as files:
-        _bake(plan, settings, files)
+    with _bake_files(plan, settings, BAKE_FILE) as inputs:
+        _bake(plan, inputs)
     for image in plan.buildable:
         references = reference_strings(image_references(image, settings.image_name, settings.build_date))
         image_id = docker.image.inspect(references[0]).id

@@ -14,7 +14,7 @@ END = "<!-- tags:end -->\n"
 
 
 class ReadmeError(BakeError):
-    """The README lacks the markers around its generated section."""
+    """The README lacks the markers around one of its generated sections."""
 
 
 def _example_tag(matrix: Matrix) -> str:
@@ -40,9 +40,14 @@ def render_tag_sections(matrix: Matrix) -> str:
     )
 
 
+def with_section(readme: str, begin: str, end: str, text: str) -> str:
+    """`readme` with the text between its lines `begin` and `end` replaced by `text`."""
+    start, stop = readme.find(begin), readme.find(end)
+    if start < 0 or stop < start:
+        raise ReadmeError(f"README.md needs the lines {begin.strip()} and {end.strip()} around a generated section")
+    return readme[: start + len(begin)] + text + readme[stop:]
+
+
 def with_tag_sections(readme: str, matrix: Matrix) -> str:
     """`readme` with the text between its markers replaced by freshly rendered sections."""
-    start, end = readme.find(BEGIN), readme.find(END)
-    if start < 0 or end < start:
-        raise ReadmeError(f"README.md needs the lines {BEGIN.strip()} and {END.strip()} around the tag sections")
-    return readme[: start + len(BEGIN)] + render_tag_sections(matrix) + readme[end:]
+    return with_section(readme, BEGIN, END, render_tag_sections(matrix))

@@ -23,23 +23,25 @@ GENERATOR_REPOSITORY = "uvicorn-gunicorn-sbom-generator"
 GENERATOR_ENV = "SBOM_GENERATOR"
 
 
-def generator_key(base_id: str, files: list[Path]) -> str:
-    """What the generator image is made of: the program, its Dockerfile and the base image."""
-    digest = hashlib.sha256(base_id.encode())
+def generator_key(base_id: str, files: list[Path], epoch: int | None = None) -> str:
+    """What the generator image is made of: the program, its Dockerfile, the base image and the
+    SOURCE_DATE_EPOCH it dates its documents by."""
+    digest = hashlib.sha256(f"{base_id}\0{epoch or ''}".encode())
     for path in [*files, SBOM_GENERATOR_DOCKERFILE]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
-def ensure_generator(base: str) -> str:
-    """The generator to use: SBOM_GENERATOR if set, else ours on `base` (built when missing)."""
+def ensure_generator(base: str, epoch: int | None = None) -> str:
+    """The generator to use: SBOM_GENERATOR if set, else ours on `base` (built when missing),
+    dating its documents `epoch` (SOURCE_DATE_EPOCH; None: the time of each scan)."""
     chosen = os.environ.get(GENERATOR_ENV)
     if chosen:
         say(f"SBOM generator: {chosen} ({GENERATOR_ENV})")
         return chosen
     files = sorted(SBOM_SCANNER_DIR.glob("*.py"))
     base_id = docker.image.inspect(base).id if docker.image.exists(base) else base
-    reference = str(ImageReference(GENERATOR_REPOSITORY, generator_key(base_id, files)))
+    reference = str(ImageReference(GENERATOR_REPOSITORY, generator_key(base_id, files, epoch)))
     if docker.image.exists(reference):
         say(f"SBOM generator: {reference}, up to date")
         return reference
@@ -47,7 +49,7 @@ def ensure_generator(base: str) -> str:
     docker.buildx.build(
         SBOM_SCANNER_DIR,
         file=SBOM_GENERATOR_DOCKERFILE,
-        build_args={"BASE_IMAGE": base},
+        build_args={"BASE_IMAGE": base, "SOURCE_DATE_EPOCH": "" if epoch is None else str(epoch)},
         platforms=[platform],
         tags=[reference],
         load=True,

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from bake.core.reference import ImageReference
+from bake.core.registry_reader import platform_name, read_document, read_formatted
 from bake.errors import BakeError
 from bake.progress import say
-from bake.release.registry import read_formatted, read_manifest
 
 SPDX_PREDICATE = "https://spdx.dev/Document"
 PROVENANCE_PREDICATE = "https://slsa.dev/provenance/v0.2"
@@ -28,17 +28,12 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _platform(entry: Mapping[str, Any]) -> str:
-    platform = entry.get("platform") or {}
-    return f"{platform.get('os', 'unknown')}/{platform.get('architecture', 'unknown')}"
-
-
 def _images(index: Mapping[str, Any]) -> dict[str, str]:
     """{image manifest digest: platform} of an index, attestation manifests left out."""
     return {
-        entry["digest"]: _platform(entry)
+        entry["digest"]: platform_name(entry)
         for entry in index.get("manifests", [])
-        if _platform(entry) != "unknown/unknown"
+        if platform_name(entry) != "unknown/unknown"
     }
 
 
@@ -58,7 +53,7 @@ def attestation_predicates(repository: str, index: Mapping[str, Any]) -> dict[st
     """For each platform of `index`, the predicate types of the attestations bound to its image."""
     found: dict[str, set[str]] = {platform: set() for platform in _images(index).values()}
     for platform, digest in attestation_manifests(index).items():
-        layers = read_manifest(ImageReference(repository).at(digest))["layers"]
+        layers = read_document(ImageReference(repository).at(digest))["layers"]
         found[platform] = {(layer.get("annotations") or {}).get("in-toto.io/predicate-type", "") for layer in layers}
     return found
 
@@ -118,7 +113,7 @@ def verify_attestations(repository: str, digest: str, expected: Mapping[str, Map
     and logs one line for each."""
     reference = str(ImageReference(repository).at(digest))
     platforms = sorted(expected)
-    predicates = attestation_predicates(repository, read_manifest(reference))
+    predicates = attestation_predicates(repository, read_document(reference))
     sboms = read_sboms(reference, platforms)
     provenances = read_provenances(reference, platforms)
     counts = {}

@@ -11,15 +11,22 @@ import requests
 from bake.progress import say
 from bake.release.publish import PublishError
 
-# Docker Hub refuses longer full descriptions; a longer README is an error, never cut short.
+# Docker Hub refuses a full description of more bytes (UTF-8), not characters; a longer README
+# is an error, never cut short.
 MAX_DESCRIPTION = 25_000
+
+
+def description_size(readme: str) -> int:
+    """The size Docker Hub's limit counts: bytes of UTF-8."""
+    return len(readme.encode())
 
 
 def update_description(
     api: str, repository: str, username: str, token: str, readme: str, session: requests.Session
 ) -> None:
-    if len(readme) > MAX_DESCRIPTION:
-        raise PublishError(f"README.md has {len(readme)} characters; Docker Hub takes at most {MAX_DESCRIPTION}")
+    size = description_size(readme)
+    if size > MAX_DESCRIPTION:
+        raise PublishError(f"README.md has {size} bytes; Docker Hub takes at most {MAX_DESCRIPTION}")
     login = session.post(f"{api}/v2/users/login", json={"username": username, "password": token}, timeout=30)
     if login.status_code != 200:
         raise PublishError(f"logging in to {api} as {username!r} failed with HTTP {login.status_code}")
@@ -31,4 +38,4 @@ def update_description(
     )
     if response.status_code != 200:
         raise PublishError(f"updating the description of {repository} failed with HTTP {response.status_code}")
-    say(f"description of {repository} set from README.md ({len(readme)} characters)")
+    say(f"description of {repository} set from README.md ({size} bytes)")

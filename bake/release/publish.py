@@ -5,7 +5,10 @@ checks that every platform of the tag is there and runs, tags the index with the
 registry's names (moving and date tags), pushes it, and reads each pushed tag back from
 the registry: it must be the same index digest, with every platform. Once the date tag is
 pushed, the index is signed and its signature, SBOMs and provenance are verified from the
-registry; only then do the moving tags follow.
+registry; only then do the moving tags follow, copied in the registry from the date tag's index.
+
+A release whose platform images every moving tag already holds (a rebuild of an unchanged
+commit on an unchanged base: only its provenance differs) writes nothing, and says so.
 """
 
 from __future__ import annotations
@@ -18,14 +21,21 @@ from python_on_whales import DockerException, docker
 from bake.core.matrix import Image
 from bake.core.naming import local_reference, moving_references, repository_of
 from bake.core.reference import ImageReference
+from bake.core.registry_reader import find_index
 from bake.engine.platforms import UNAME_MACHINE, engine_platform
 from bake.errors import BakeError
 from bake.progress import emit, say
 from bake.release.attestations import verify_attestations
-from bake.release.date_tag import choose_date_tag
+from bake.release.date_tag import DateTag, choose_date_tag, unchanged_line
 from bake.release.flavor_bases import FlavorBaseError, check_flavor_bases
 from bake.release.image_facts import expected_packages
-from bake.release.registry import Reference, push_as, registry_digest, registry_digest_and_platforms
+from bake.release.registry import (
+    Reference,
+    copy_index,
+    local_platform_images,
+    push_as,
+    registry_digest_and_platforms,
+)
 from bake.release.signing import Signer, ensure_signed, signer_from_environment
 
 
@@ -38,6 +48,7 @@ class Publication:
     image: Image
     source: str  # the tested local reference
     digest: str  # its index digest
+    platform_images: dict[str, str]  # {platform: image manifest digest} of its index
     family: str  # the repository of the base images; a flavor goes to FAMILY-FLAVOR
     build_date: str
 
@@ -60,7 +71,9 @@ def plan_publication(image: Image, source_name: str, repository: str, build_date
     source = str(local_reference(image, source_name))
     if not docker.image.exists(source):
         raise PublishError(f"{source} is not in the local image store; build and test it first")
-    return Publication(image, source, docker.image.inspect(source).id, repository, build_date)
+    return Publication(
+        image, source, docker.image.inspect(source).id, local_platform_images(source), repository, build_date
+    )
 
 
 def _local_layers(publication: Publication) -> dict[str, list[str]]:
@@ -113,32 +126,55 @@ def verify_release(signer: Signer, repository: str, digest: str, expected: dict[
     verify_attestations(repository, digest, expected)
 
 
+def _publish_date_tag(
+    publication: Publication, date_tag: DateTag, signer: Signer, contents: dict[str, dict[str, str]]
+) -> str:
+    """Pushes the date tag unless it already holds these platform images; signs and verifies the
+    index it holds; returns that index's digest."""
+    if date_tag.already_there:
+        digest = registry_digest_and_platforms(date_tag.reference)[0]
+    else:
+        push_as(publication.source, date_tag.reference)
+        digest = publication.digest
+    check_in_registry(date_tag.reference, publication.image.platforms, "pushed", digest)
+    verify_release(signer, publication.repository, digest, contents)
+    return digest
+
+
 def publish(publications: Sequence[Publication], dry_run: bool) -> None:
     """Checks every platform of every image, then pushes all date tags (each index signed and
     its signature and attestations verified), then all moving tags: no tag moves before every
     image is known complete, and a moving tag never points at an index that has no date tag
-    or is not verified."""
+    or is not verified. An image every moving tag already holds is left alone."""
     _check_flavor_bases(publications)
     for publication in publications:
         check_platforms(publication.source, publication.image.platforms)
     signer = None if dry_run else signer_from_environment()
-    expected = [] if dry_run else [expected_contents(publication) for publication in publications]
-    date_tags = [choose_date_tag(p.image, p.repository, p.build_date, p.digest, registry_digest) for p in publications]
+    changed = []
+    for publication in publications:
+        line = unchanged_line(
+            publication.image.name, publication.moving_targets, publication.platform_images, find_index
+        )
+        if line:
+            say(line)
+        else:
+            changed.append(publication)
+    date_tags = [choose_date_tag(p.image, p.repository, p.build_date, p.platform_images, find_index) for p in changed]
     if dry_run:
-        for publication, date_tag in zip(publications, date_tags, strict=True):
+        for publication, date_tag in zip(changed, date_tags, strict=True):
             targets = [date_tag.reference, *publication.moving_targets]
             emit(f"would push {publication.source} ({publication.digest}) as {', '.join(map(str, targets))}")
         return
     assert signer is not None
-    for publication, date_tag, contents in zip(publications, date_tags, expected, strict=True):
-        if not date_tag.already_there:
-            push_as(publication.source, date_tag.reference)
-        check_in_registry(date_tag.reference, publication.image.platforms, "pushed", publication.digest)
-        verify_release(signer, publication.repository, publication.digest, contents)
-    for publication in publications:
+    released = [
+        _publish_date_tag(publication, date_tag, signer, expected_contents(publication))
+        for publication, date_tag in zip(changed, date_tags, strict=True)
+    ]
+    for publication, digest in zip(changed, released, strict=True):
+        pinned = ImageReference(publication.repository).at(digest)
         for target in publication.moving_targets:
-            push_as(publication.source, target)
-            check_in_registry(target, publication.image.platforms, "pushed", publication.digest)
+            copy_index(pinned, target)
+            check_in_registry(target, publication.image.platforms, "pushed", digest)
 
 
 def stage(publications: Sequence[Publication]) -> dict[str, str]:

@@ -1,73 +1,37 @@
-"""The registry client: reads of what a registry holds (through buildx's imagetools, with the
-engine's credentials) and pushes of a local image under a registry name."""
+"""Pushes of a local image under a registry name, and the reads publishing needs beyond an
+index's digest and platforms (which bake.core.registry_reader gives): each platform's layers,
+the platform images of a local multi-platform image."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import subprocess
+import tarfile
 from dataclasses import dataclass
-from typing import Any
 
-from python_on_whales import DockerException, docker
+from python_on_whales import docker
 from python_on_whales.utils import run
 
 from bake.core.reference import ImageReference
+from bake.core.registry_reader import find_digest, index_of, read_document, read_index
+from bake.errors import BakeError
 
 # Either spelling of a name: the typed one, or one read from a file or a command line.
 Reference = ImageReference | str
 
 
-def read_raw(reference: Reference) -> str:
-    """A manifest or index exactly as the registry serves it."""
-    return str(run([*docker.client_config.docker_cmd, "buildx", "imagetools", "inspect", "--raw", str(reference)]))
-
-
-def index_digest_and_platforms(raw: str) -> tuple[str, dict[str, str]]:
-    """An index's digest (of its bytes exactly as served or pushed) and each platform's manifest
-    digest, attestation manifests left out."""
-    manifests = {
-        f"{entry['platform']['os']}/{entry['platform']['architecture']}": entry["digest"]
-        for entry in json.loads(raw).get("manifests", [])
-        if entry.get("platform", {}).get("os", "unknown") != "unknown"
-    }
-    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest(), manifests
-
-
-def read_manifest(reference: Reference) -> dict[str, Any]:
-    """A manifest or index in a registry, as the registry serves it."""
-    loaded: dict[str, Any] = json.loads(read_raw(reference))
-    return loaded
-
-
-def read_formatted(reference: Reference, field: str) -> Any:
-    """A field imagetools decodes from the registry (`SBOM`, `Provenance`, `Image`): for an
-    index of several platforms, a mapping of platform to value."""
-    command = [*docker.client_config.docker_cmd, "buildx", "imagetools", "inspect"]
-    return json.loads(str(run([*command, "--format", f"{{{{ json .{field} }}}}", str(reference)])))
-
-
-def _read_index(reference: Reference) -> tuple[str, dict[str, str]]:
-    """A pushed index, read once: its digest and each platform's manifest digest (attestations left out)."""
-    return index_digest_and_platforms(read_raw(reference))
-
-
 def registry_digest(reference: Reference) -> str | None:
     """The index digest the registry holds under `reference`; None when there is no such tag."""
-    try:
-        return _read_index(reference)[0]
-    except DockerException as error:
-        if "not found" in f"{error.stderr}{error.stdout}".lower():
-            return None
-        raise
+    return find_digest(reference)
 
 
 def platform_manifests(reference: Reference) -> dict[str, str]:
-    return _read_index(reference)[1]
+    return dict(read_index(reference).platforms)
 
 
 def registry_digest_and_platforms(reference: Reference) -> tuple[str, set[str]]:
-    digest, manifests = _read_index(reference)
-    return digest, set(manifests)
+    index = read_index(reference)
+    return index.digest, index.platform_set
 
 
 @dataclass(frozen=True)
@@ -79,9 +43,35 @@ class Layer:
 def platform_layers(index: ImageReference) -> dict[str, list[Layer]]:
     """Each platform's layers, in order, of a multi-platform index in the registry."""
     return {
-        platform: [Layer(layer["digest"], layer["size"]) for layer in read_manifest(index.at(digest))["layers"]]
+        platform: [Layer(layer["digest"], layer["size"]) for layer in read_document(index.at(digest))["layers"]]
         for platform, digest in platform_manifests(index).items()
     }
+
+
+def local_platform_images(source: str) -> dict[str, str]:
+    """{platform: image manifest digest} of a multi-platform image in the local (containerd)
+    store, read from its index in the archive `docker save` streams (the manifests a push sends
+    as they are); the rest of the archive is not read."""
+    image_id = docker.image.inspect(source).id
+    index_blob = f"blobs/sha256/{image_id.removeprefix('sha256:')}"
+    with subprocess.Popen([*docker.client_config.docker_cmd, "save", source], stdout=subprocess.PIPE) as saving:
+        assert saving.stdout is not None
+        try:
+            with tarfile.open(fileobj=saving.stdout, mode="r|") as archive:
+                for member in archive:
+                    extracted = archive.extractfile(member) if member.name == index_blob else None
+                    if extracted is not None:
+                        return dict(index_of({**json.loads(extracted.read()), "digest": image_id}).platforms)
+        finally:
+            saving.kill()
+    raise BakeError(f"{source}: docker save wrote no index {image_id}")
+
+
+def copy_index(source: ImageReference, target: ImageReference) -> None:
+    """Writes the tag `target` for the index `source` (repository@digest) in the registry, as it is.
+    One tag per call: with several, buildx pushes the index to each in parallel, and a registry
+    may reject the second push while the first still copies manifests."""
+    run([*docker.client_config.docker_cmd, "buildx", "imagetools", "create", "--tag", str(target), str(source)])
 
 
 def push_as(source: Reference, target: Reference) -> None:

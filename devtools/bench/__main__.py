@@ -1,4 +1,5 @@
-"""`python -m devtools.bench [--short] [TAG]`: measure, then write docs/benchmarks.{json,md,png}."""
+"""`python -m devtools.bench [--short] [--only SECTION ...] [TAG]`: measure, then write
+docs/benchmarks.{json,md,png} and, from the same results, README's Performance section."""
 
 from __future__ import annotations
 
@@ -6,150 +7,117 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from python_on_whales import docker
-
 from bake.core.ca_bundle import find_ca_bundle
 from bake.core.matrix import load_matrix
-from bake.core.naming import local_reference
-from bake.core.reference import ImageReference
 from bake.core.selection import select
 from bake.core.settings import Settings, add_setting_options, environment_of, settings_of
-from bake.engine.build import BuildSettings, build, plan_bases
+from bake.engine.build import BuildSettings, build
 from bake.engine.failures import reporting_failures
 from bake.engine.platforms import engine_platform
 from bake.options import OptionParser
-from bake.paths import DOCS, REPO_ROOT
+from bake.paths import DOCS, README, REPO_ROOT
 from bake.progress import say
-from devtools.bench.access_logging import log_points, measure_log_point
-from devtools.bench.build_cost import BENCH_IMAGE_NAME, OTHER_DATE, measure_build_cost, remove_bench_images, timed_bake
-from devtools.bench.flavors import measure_flavor_json
-from devtools.bench.image_size import measure_added_size
-from devtools.bench.limits import LIMITS, WORKERS_PER_CORE, measure_limit
-from devtools.bench.log_profile import profile_access_line
 from devtools.bench.machine import describe_machine
-from devtools.bench.one_cpu import measure_one_cpu
-from devtools.bench.production import measure_hang_detection, measure_preload_memory, measure_recycling
-from devtools.bench.report import write_report
-from devtools.bench.startup import compare_with_bare_gunicorn, measure_startup
-from devtools.bench.throughput import configurations, measure_configuration
+from devtools.bench.original import REPOSITORY, SOURCES_VARIABLE, find_sources
+from devtools.bench.report import write_readme_section, write_report
+from devtools.bench.sections import FULL, NEEDS_EVERY_PLATFORM, NEEDS_FLAVOR, NEEDS_ORIGINAL, SECTIONS, SHORT, Bench
 from devtools.bench.wrk import CONNECTIONS
-from devtools.local_registry import local_registry
-
-SWEEP = (1, 2, 4, 8)
-FULL = {"seconds": 10.0, "startup_runs": 5, "comparison_runs": 15}
-SHORT = {"seconds": 3.0, "startup_runs": 3, "comparison_runs": 15}
 
 
 def parser() -> OptionParser:
     parser = OptionParser("python -m devtools.bench", __doc__)
     parser.add_argument("tag", nargs="?", help="the tag measured (default: the default version's slim tag)")
-    parser.add_argument("--short", action="store_true", help="shorter loads, fewer runs, no cold matrix build")
-    parser.add_argument("--output", type=Path, default=DOCS, help="where the report goes (default docs/)")
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        help="2 s loads in 3 rounds (not 5 s in 5), fewer start-ups, no cold matrix build",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(SECTIONS),
+        metavar="SECTION",
+        help=f"run only this section (repeatable): {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--original-sources",
+        default=os.environ.get(SOURCES_VARIABLE),
+        metavar="PATH",
+        help=f"a clone of {REPOSITORY}, which startup-comparison builds (default: ${SOURCES_VARIABLE})",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=DOCS, help="where the report goes (default docs/, and then README's section too)"
+    )
     add_setting_options(parser)
     return parser
 
 
-FASTAPI = "fastapi"  # the flavor the report measures beside its base
-
-
-def run_benchmarks(tag: str | None, short: bool, run_settings: Settings) -> dict[str, Any]:
-    mode = SHORT if short else FULL
-    seconds, startup_runs = float(mode["seconds"]), int(mode["startup_runs"])
-    today, image_name = run_settings.date_tag, run_settings.image_name
-    settings = BuildSettings.of(run_settings, find_ca_bundle())
+def prepare(args: argparse.Namespace, run_settings: Settings, chosen: Sequence[str]) -> Bench:
+    """The run's images built: the tag for every platform where a section needs them, else for
+    this one; the flavor where a section measures it. The original's sources are found first."""
+    original = find_sources(args.original_sources) if set(chosen) & set(NEEDS_ORIGINAL) else None
     matrix = load_matrix(run_settings.build_date)
-    (image,) = select(matrix, [tag]) if tag else [i for i in matrix.images if i.is_default and i.variant == "slim"]
-    fastapi = replace(image, flavor=next(flavor for flavor in matrix.flavors if flavor.name == FASTAPI))
-    say(f"bench: building {image.name} and {fastapi.name} (what the measurements run)")
-    build([image, fastapi], settings)
-    reference = str(local_reference(image, image_name))
+    (image,) = (
+        select(matrix, [args.tag]) if args.tag else [i for i in matrix.images if i.is_default and i.variant == "slim"]
+    )
+    settings = BuildSettings.of(run_settings, find_ca_bundle())
+    bench = Bench(image, matrix, settings, SHORT if args.short else FULL, args.short, original)
+    platforms = image.platforms if set(chosen) & set(NEEDS_EVERY_PLATFORM) else (engine_platform(),)
+    built = [image, bench.flavor] if set(chosen) & set(NEEDS_FLAVOR) else [image]
+    say(f"bench: building {', '.join(each.name for each in built)} for {', '.join(platforms)} (what the sections run)")
+    build([replace(each, platforms=platforms) for each in built], bench.settings)
+    return bench
 
+
+def run_benchmarks(args: argparse.Namespace, run_settings: Settings) -> dict[str, Any]:
+    chosen = [name for name in SECTIONS if not args.only or name in args.only]
+    if args.only:
+        left_out = [name for name in SECTIONS if name not in chosen]
+        say(f"bench: a partial run: {', '.join(chosen)}; left out: {', '.join(left_out) or 'none'}")
+    bench = prepare(args, run_settings, chosen)
     results: dict[str, Any] = {
-        "command": "nox -s bench" + (" -- --short" if short else ""),
-        "date": today,
-        "short": short,
-        "tag": image.tag,
-        "seconds_per_load": seconds,
+        "command": " ".join(["nox -s bench", *(["--", *words] if (words := _words(args)) else [])]),
+        "date": run_settings.date_tag,
+        "short": args.short,
+        "sections": chosen,
+        "tag": bench.image.tag,
+        "seconds_per_load": bench.mode.seconds,
+        "rounds": bench.mode.rounds,
         "connections": CONNECTIONS,
         "machine": asdict(describe_machine(REPO_ROOT)),
-        "throughput": [],
-        "memory": {},
     }
-    for configuration in configurations(SWEEP):
-        say(f"bench: throughput: {configuration.name}")
-        measurements, memory = measure_configuration(reference, configuration, seconds)
-        results["throughput"] += [asdict(measurement) for measurement in measurements]
-        if not configuration.name.startswith("WEB_CONCURRENCY="):
-            results["memory"][configuration.name] = asdict(memory)
-    results["access_log"] = []
-    for point in log_points():
-        say(f"bench: access log: {point.name}")
-        results["access_log"].append(asdict(measure_log_point(reference, point, seconds)))
-    say("bench: access log: each step of one line")
-    results["access_log_profile"] = [asdict(step) for step in profile_access_line(reference)]
-    say(f"bench: JSON throughput: {image.name} and {fastapi.name}")
-    flavor_reference = str(local_reference(fastapi, image_name))
-    results["flavor_json"] = [asdict(row) for row in measure_flavor_json(reference, flavor_reference, seconds)]
-    say("bench: one CPU: 1 and 2 workers")
-    results["one_cpu"] = [asdict(measurement) for measurement in measure_one_cpu(reference, seconds)]
-    say("bench: production settings: PRELOAD_APP memory, MAX_REQUESTS throughput, hang to unhealthy")
-    results["preload_memory"] = [asdict(measurement) for measurement in measure_preload_memory(reference)]
-    recycling = measure_recycling(reference, seconds)
-    results["recycling"] = asdict(recycling) | {"ratios": recycling.ratios()}
-    results["hang_detection"] = asdict(measure_hang_detection(reference))
-    results["limits"] = []
-    for limit in LIMITS:
-        for per_core in WORKERS_PER_CORE:
-            say(f"bench: limits: {limit.name}, WORKERS_PER_CORE={per_core:g}")
-            results["limits"].append(asdict(measure_limit(reference, limit, per_core, seconds)))
-    results["startup"] = []
-    for platform in image.platforms:
-        say(f"bench: start-up: {platform}")
-        results["startup"].append(asdict(measure_startup(reference, platform, startup_runs)))
-    native = engine_platform()
-    say(f"bench: start-up against a bare Gunicorn start: {native}")
-    comparison = compare_with_bare_gunicorn(reference, native, int(mode["comparison_runs"]))
-    results["startup_vs_bare"] = asdict(comparison) | {"ratio": comparison.ratio}
-
-    sized = [image] if short else [candidate for candidate in matrix.images if _is_built(image_name, candidate.tag)]
-    results["sizes"] = []
-    with tempfile.TemporaryDirectory(prefix="bench-registry-") as storage, local_registry(Path(storage)) as registry:
-        for candidate in sized:
-            say(f"bench: image size: {candidate.tag}")
-            results["sizes"] += [asdict(size) for size in measure_added_size(registry, image_name, candidate.tag)]
-
-    plan = plan_bases([image], settings.base_mode)
-    results["build"] = [asdict(cost) for cost in measure_build_cost(plan, settings, image.tag)]
-    dates = [today, OTHER_DATE]
-    if not short:
-        matrix_plan = plan_bases(matrix.images, settings.base_mode)
-        bench_settings = BuildSettings(BENCH_IMAGE_NAME, today, settings.base_mode, settings.ca_bundle)
-        label = f"matrix ({len(matrix_plan.buildable)} tags buildable here): cold (no cache)"
-        results["build"].append(asdict(timed_bake(label, matrix_plan, bench_settings, use_cache=False)))
-        remove_bench_images(matrix_plan, dates)
-    remove_bench_images(plan, dates)
+    for name in chosen:
+        results |= SECTIONS[name](bench)
     return results
 
 
-def _is_built(image_name: str, tag: str) -> bool:
-    return bool(docker.image.exists(str(ImageReference(image_name, tag))))
+def _words(args: argparse.Namespace) -> list[str]:
+    """The run's own options, as the report names its command."""
+    return [
+        *(["--short"] if args.short else []),
+        *(f"--only={name}" for name in args.only or []),
+        *filter(None, [args.tag]),
+    ]
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    results = run_benchmarks(args.tag, args.short, settings)
+    results = run_benchmarks(args, settings)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
-    from devtools.bench.chart import write_throughput_chart  # matplotlib: not needed to check the options
+    if "throughput" in results:
+        from devtools.bench.chart import write_throughput_chart  # matplotlib: not needed to check the options
 
-    write_throughput_chart(results, args.output / "benchmarks-throughput.png")
+        write_throughput_chart(results, args.output / "benchmarks-throughput.png")
     write_report(results, args.output / "benchmarks.md")
     say(f"bench: wrote {args.output / 'benchmarks.md'}")
+    if args.output.resolve() == DOCS.resolve():  # the README quotes the committed report only
+        write_readme_section(results, README)
+        say(f"bench: wrote the Performance section of {README}")
     return 0
 
 

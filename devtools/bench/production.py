@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import statistics
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ import requests
 from python_on_whales import docker
 
 from devtools.bench.memory import Footprint, read_memory
+from devtools.bench.rounds import Spread, alternating, paired_ratios
 from devtools.bench.server import ServerError, ServerSpec, running
 from devtools.bench.throughput import LOAD_CPU, SERVER_CPU, WARM_UP_SECONDS, warmed_load
 from devtools.bench.wrk import CONNECTIONS, run_load
@@ -30,7 +30,6 @@ RECYCLING_CONFIGURATIONS = {
     RECYCLING_NAME: RECYCLING,
     f"{RECYCLING_NAME} PRELOAD_APP=true": {**RECYCLING, "PRELOAD_APP": "true"},
 }
-RECYCLING_ROUNDS = 3  # alternated with the default, so that drift of the machine hits both
 RECYCLED = re.compile(r"Recycled after (\d+) requests \(limit (\d+)\)")
 HEALTH_DEADLINE_SECONDS = 180.0
 
@@ -64,10 +63,9 @@ class RecyclingThroughput:
     past_limit: dict[str, list[int]]
     connections: int = CONNECTIONS
 
-    def ratios(self) -> dict[str, float]:
-        """Each configuration's median requests/s over the default's."""
-        default = statistics.median(self.rps[DEFAULT])
-        return {name: statistics.median(runs) / default for name, runs in self.rps.items()}
+    def ratios(self) -> dict[str, Spread]:
+        """Each configuration's requests/s over the default's, round by round."""
+        return {name: paired_ratios(runs, self.rps[DEFAULT]) for name, runs in self.rps.items()}
 
 
 def requests_past_limit(logs: str) -> list[int]:
@@ -81,15 +79,15 @@ def _measure_round(image: str, environment: dict[str, str], seconds: float) -> t
         return rps, requests_past_limit(server.logs())
 
 
-def measure_recycling(image: str, seconds: float) -> RecyclingThroughput:
+def measure_recycling(image: str, seconds: float, rounds: int) -> RecyclingThroughput:
     """The default configuration (access log on) with and without MAX_REQUESTS, alternated."""
-    rps: dict[str, list[float]] = {name: [] for name in RECYCLING_CONFIGURATIONS}
-    past_limit: dict[str, list[int]] = {name: [] for name in RECYCLING_CONFIGURATIONS}
-    for _ in range(RECYCLING_ROUNDS):
-        for name, environment in RECYCLING_CONFIGURATIONS.items():
-            round_rps, round_past_limit = _measure_round(image, environment, seconds)
-            rps[name].append(round_rps)
-            past_limit[name].extend(round_past_limit)
+    results = alternating(
+        list(RECYCLING_CONFIGURATIONS),
+        lambda name: _measure_round(image, RECYCLING_CONFIGURATIONS[name], seconds),
+        rounds,
+    )
+    rps = {name: [round_rps for round_rps, _ in name_rounds] for name, name_rounds in results.items()}
+    past_limit = {name: [past for _, pasts in name_rounds for past in pasts] for name, name_rounds in results.items()}
     return RecyclingThroughput(rps, past_limit)
 
 

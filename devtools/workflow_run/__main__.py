@@ -69,6 +69,7 @@ def _act_options(registry: str, hub: str) -> list[str]:
         options += ["--local-repository", f"{action.reference}={copy}"]
     variables = {
         "BASE": "standin",  # no registry serves the official bases here
+        "SBOM_GENERATOR": "-",  # nor BuildKit's syft scanner: the project's own generator
         "PUBLISH_TO": _published_repository(registry),
         "PUBLISH_REGISTRY": registry,
         "DOCKERHUB_REPOSITORY": HUB_REPOSITORY,

@@ -88,6 +88,11 @@ def _native_platform() -> str:
     return engine_platform()
 
 
+def is_emulated(platform: str) -> bool:
+    """Whether a container of `platform` runs under emulation (QEMU) on this engine."""
+    return platform != _native_platform()
+
+
 @dataclass(frozen=True)
 class _LogReading:
     running: bool
@@ -107,6 +112,16 @@ class Server(ServerReader):
 
     def url(self, port: int = 80, path: str = "/") -> str:
         return f"http://{self.container.get_container_host_ip()}:{self.container.get_exposed_port(port)}{path}"
+
+    def ip_address(self) -> str:
+        """The container's own address on its network: a connection made to it meets the
+        server's listening socket itself, as one to a pod's address does, without Docker's port
+        proxy in between, which accepts every connection and closes those it cannot pass on."""
+        wrapped = self.container.get_wrapped_container()
+        wrapped.reload()
+        networks = wrapped.attrs["NetworkSettings"]["Networks"]
+        address: str = next(network["IPAddress"] for network in networks.values() if network["IPAddress"])
+        return address
 
     def logs(self) -> str:
         stdout, stderr = self.container.get_logs()
@@ -177,8 +192,8 @@ class Server(ServerReader):
         return self.logs()
 
 
-def http_ready(port: int = 80) -> WaitStrategy:
-    return HttpWaitStrategy(port).for_status_code(200).with_startup_timeout(STARTUP_TIMEOUT_SECONDS)
+def http_ready(port: int = 80, path: str = "/") -> WaitStrategy:
+    return HttpWaitStrategy(port, path).for_status_code(200).with_startup_timeout(STARTUP_TIMEOUT_SECONDS)
 
 
 def ready_inside(*command: str) -> WaitStrategy:
@@ -229,7 +244,7 @@ def serve(
     container = _container(image_id, platform, env, tmpfs, options, command).with_exposed_ports(port)
     container.waiting_for(ready or http_ready(port))
     with container:
-        yield Server(container, platform, emulated=platform != _native_platform())
+        yield Server(container, platform, emulated=is_emulated(platform))
 
 
 @dataclass(frozen=True)

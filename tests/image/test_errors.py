@@ -41,6 +41,18 @@ BAD_SETTINGS = [
     ({"PROMETHEUS_MULTIPROC_DIR": "/"}, "PROMETHEUS_MULTIPROC_DIR='/' is not valid", False),
     ({"PROCESS_MANAGER": "uvicorn", "PRELOAD_APP": "true"}, "PRELOAD_APP='true' is not valid", False),
     ({"PROCESS_MANAGER": "uvicorn", "MAX_REQUESTS": "1000"}, "MAX_REQUESTS='1000' is not valid", False),
+    ({"MAX_WORKER_MEMORY_MB": "1G"}, "MAX_WORKER_MEMORY_MB='1G' is not valid", False),
+    (
+        {"PROCESS_MANAGER": "uvicorn", "MAX_WORKER_MEMORY_MB": "512"},
+        "MAX_WORKER_MEMORY_MB='512' is not valid: expected 0 with PROCESS_MANAGER=uvicorn",
+        False,
+    ),
+    ({"DRAIN_SECONDS": "5s"}, "DRAIN_SECONDS='5s' is not valid: expected a whole number from 0 up", False),
+    (
+        {"PROCESS_MANAGER": "uvicorn", "DRAIN_SECONDS": "15"},
+        "DRAIN_SECONDS='15' is not valid: expected 0 with PROCESS_MANAGER=uvicorn",
+        False,
+    ),
     (
         {"PROCESS_MANAGER": "uvicorn", "TIMEOUT": "0"},
         "TIMEOUT='0' is not valid: expected a whole number from 1 up with PROCESS_MANAGER=uvicorn",

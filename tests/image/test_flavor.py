@@ -17,7 +17,7 @@ from bake.core.naming import local_reference, repository_of
 from bake.core.reference import ImageReference
 from bake.release.merge import Merge, check_staged_flavor_bases
 from bake.release.publish import PublishError
-from bake.release.registry import push_as, registry_digest
+from bake.release.registry import platform_manifests, push_as, registry_digest
 from devtools.local_registry import local_registry
 from tests.conftest import ChildImages, ImageUnderTest, run_settings
 from tests.image.leftovers import session_labels
@@ -136,7 +136,7 @@ def test_merging_takes_a_flavor_only_on_the_base_it_was_built_on(
             push_as(source, target)
             digest = registry_digest(target)
             assert digest is not None
-            return Merge(spec, f"{registry}/ug", (str(target.at(digest)),), digest, {}, {})
+            return Merge(spec, f"{registry}/ug", (str(target.at(digest)),), platform_manifests(target), {}, {})
 
         base_merge = staged(base, str(local_reference(base, family)))
         flavor_merge = staged(image.spec, image.reference)

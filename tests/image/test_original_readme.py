@@ -152,7 +152,10 @@ def test_config_file_in_the_original_style(
         assert server.settings()["workers"] == workers
         logs = server.logs()
     assert "Using worker: uvicorn_worker.UvicornWorker\n" in logs
-    assert len([line for line in logs.splitlines() if line.startswith("notice:")]) == 1
+    notices = [line for line in logs.splitlines() if line.startswith("notice:")]
+    assert len(notices) == 2, notices  # the worker class's original name, and which file runs
+    conf = env.get("GUNICORN_CONF", "/app/gunicorn_conf.py")
+    assert f"notice: Gunicorn runs the application's own configuration file {conf}" in notices
 
 
 @pytest.mark.parametrize(

@@ -156,5 +156,6 @@ def test_original_worker_class_name_in_a_config_file(child_images: ChildImages, 
     assert "Using worker: uvicorn_worker.UvicornWorker\n" in logs
     assert _notices(logs) == [
         "notice: worker_class='uvicorn.workers.UvicornWorker' in /app/gunicorn_conf.py is the original image's "
-        "name; using uvicorn_worker.UvicornWorker (Uvicorn's uvicorn.workers module is deprecated)"
+        "name; using uvicorn_worker.UvicornWorker (Uvicorn's uvicorn.workers module is deprecated)",
+        "notice: Gunicorn runs the application's own configuration file /app/gunicorn_conf.py",
     ]

@@ -4,7 +4,6 @@ publishing fails when any of them is missing or altered."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -20,12 +19,16 @@ import requests
 from python_on_whales import docker
 
 from bake.core.base_digest import BASE_DIGEST_LABEL, check_base, current_digest, published_labels
+from bake.core.ca_bundle import find_ca_bundle
 from bake.core.matrix import Image
-from bake.core.naming import image_references, local_reference
+from bake.core.naming import image_references, local_reference, reference_strings
 from bake.core.reference import ImageReference, parse_reference
+from bake.core.registry_reader import digest_of_bytes, read_document
 from bake.core.settings import settings_from_environment
 from bake.core.tags import dated_tags
 from bake.engine.bases import base_of
+from bake.engine.build import BuildSettings, build
+from bake.engine.image_metadata import METADATA_LABELS
 from bake.engine.platforms import engine_platform
 from bake.engine.sbom_generator import ensure_generator
 from bake.paths import REPO_ROOT
@@ -44,10 +47,10 @@ from bake.release.image_facts import expected_packages
 from bake.release.merge import merge_all, plan_merge
 from bake.release.publish import PublishError, plan_publication, publish, stage
 from bake.release.registry import (
+    local_platform_images,
     platform_layers,
     platform_manifests,
     push_as,
-    read_manifest,
     registry_digest,
     registry_digest_and_platforms,
 )
@@ -128,6 +131,10 @@ def test_publish_pushes_a_signed_index_with_attestations_under_every_tag(
     expected = {platform: expected_packages(image.reference, platform) for platform in sorted(platforms)}
     for platform, packages in expected.items():
         assert set(REQUIRED_DISTRIBUTIONS) < set(packages), f"{platform}: the probe found {packages}"
+    labels = docker.image.inspect(image.reference).config.labels or {}
+    annotations = read_document(ImageReference(target).at(image.image_id)).get("annotations") or {}
+    assert annotations, "the index carries annotations"
+    assert annotations == {name: labels[name] for name in METADATA_LABELS if name in labels}
     counts = verify_attestations(target, image.image_id, expected)
     assert all(count > 50 for count in counts.values()), f"too few packages for an image with Debian: {counts}"
     sboms = read_sboms(str(ImageReference(target).at(image.image_id)), list(image.spec.platforms))
@@ -135,6 +142,37 @@ def test_publish_pushes_a_signed_index_with_attestations_under_every_tag(
         versions = sbom_packages(document)
         assert versions["uvicorn-worker"] == {expected[platform]["uvicorn-worker"]}
         assert any(package.get("licenseDeclared") not in (None, "NOASSERTION") for package in document["packages"])
+
+
+def _tags(registry: str, repository: str) -> dict[str, str | None]:
+    """{tag: index digest} of a repository in the local registry."""
+    listed = requests.get(f"http://{registry}/v2/{repository}/tags/list", timeout=10).json().get("tags") or []
+    return {tag: registry_digest(ImageReference(f"{registry}/{repository}", tag)) for tag in sorted(listed)}
+
+
+def test_a_second_release_of_an_unchanged_commit_writes_no_tag(
+    image: ImageUnderTest, registry: str, signing_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Built again from the same commit (another index: its provenance differs), the image has
+    the same platform images, and publishing it again writes nothing and says why."""
+    target = f"{registry}/unchanged"
+    publish([plan_publication(image.spec, _source_name(image), target, TODAY)], dry_run=False)
+    before = _tags(registry, "unchanged")  # the tags and the signature's
+    assert {reference.tag for reference in image_references(image.spec, target, TODAY)} < set(before)
+    again = "uvicorn-gunicorn-test/again"
+    held = local_platform_images(image.reference)  # with --platform, the tested image may hold more
+    rebuilt = replace(image.spec, platforms=tuple(sorted(held)))
+    build([rebuilt], BuildSettings(again, TODAY, settings_from_environment().base_mode, find_ca_bundle()))
+    try:
+        republished = plan_publication(image.spec, again, target, TODAY)
+        assert republished.digest != image.image_id, "a rebuild is another index (its provenance differs)"
+        assert republished.platform_images == held, "the same platform images"
+        capsys.readouterr()
+        publish([republished], dry_run=False)
+    finally:
+        docker.image.remove(reference_strings(image_references(image.spec, again, TODAY)), force=True)
+    assert _tags(registry, "unchanged") == before, "no tag written or moved"
+    assert f"{image.spec.name}: unchanged, nothing written: " in capsys.readouterr().err
 
 
 def test_publishing_refuses_to_push_what_it_cannot_sign(
@@ -155,7 +193,7 @@ def _blob(registry: str, repository: str, digest: str) -> bytes:
 
 
 def _put_blob(registry: str, repository: str, content: bytes) -> dict[str, object]:
-    digest = "sha256:" + hashlib.sha256(content).hexdigest()
+    digest = digest_of_bytes(content)
     started = requests.post(f"http://{registry}/v2/{repository}/blobs/uploads/", timeout=30)
     started.raise_for_status()
     location = started.headers["Location"]
@@ -172,19 +210,19 @@ def _put_manifest(registry: str, repository: str, reference: str, manifest: dict
     requests.put(
         f"http://{registry}/v2/{repository}/manifests/{reference}", data=body, headers=headers, timeout=30
     ).raise_for_status()
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+    return digest_of_bytes(body)
 
 
 def _tampered(registry: str, repository: str, digest: str, platform: str, change: str) -> str:
     """An index like `digest` where `platform`'s attestations are changed: `sbom` (gunicorn
     taken out of the SBOM), `no-sbom`, `no-provenance` or `no-attestations`; returns its digest."""
     pushed = ImageReference(repository).in_registry(registry)
-    index = read_manifest(pushed.at(digest))
+    index = read_document(pushed.at(digest))
     attestation = attestation_manifests(index)[platform]
     if change == "no-attestations":
         index["manifests"] = [entry for entry in index["manifests"] if entry["digest"] != attestation]
         return _put_manifest(registry, repository, f"tampered-{change}", index)
-    manifest = read_manifest(pushed.at(attestation))
+    manifest = read_document(pushed.at(attestation))
     layers = []
     for layer in manifest["layers"]:
         predicate = layer["annotations"]["in-toto.io/predicate-type"]
@@ -295,14 +333,18 @@ def test_runners_stage_by_digest_and_merge_writes_every_tag(
         assert registry_digest_and_platforms(staged[-1])[1] == {platform}
     staged_attestations: dict[str, str] = {}
     for source in staged:
-        staged_attestations |= attestation_manifests(read_manifest(source))
+        staged_attestations |= attestation_manifests(read_document(source))
     merged = merge_all([plan_merge(image.spec, f"{registry}/merged", staged)], TODAY)[image.spec.tag]
     for reference in image_references(image.spec, f"{registry}/merged", TODAY):
         assert registry_digest_and_platforms(reference) == (merged, set(image.spec.platforms))
         verify(_signer(), str(reference), merged, public_key=signing_key)
-    index = read_manifest(ImageReference(f"{registry}/merged").at(merged))
+    index = read_document(ImageReference(f"{registry}/merged").at(merged))
     assert attestation_manifests(index) == staged_attestations, (
         "each platform keeps the attestations it was staged with"
+    )
+    labels = docker.image.inspect(image.reference).config.labels or {}
+    assert index["annotations"] == {name: labels[name] for name in METADATA_LABELS if name in labels}, (
+        "the merged index repeats the images' metadata labels"
     )
     expected = {platform: expected_packages(image.reference, platform) for platform in image.spec.platforms}
     verify_attestations(f"{registry}/merged", merged, expected)
@@ -373,7 +415,7 @@ def test_registry_build_cache_holds_every_layer_the_image_adds(image: ImageUnder
         push_as(base_of(image.reference), cached_base)
     finally:
         docker.image.remove(local, force=True)
-    cache = read_manifest(cache_tag)
+    cache = read_document(cache_tag)
     cached_blobs = {entry["digest"] for entry in cache["manifests"]}
     base_layers = platform_layers(cached_base)
     for platform, layers in platform_layers(cached).items():

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,19 @@ def targets(environment: Mapping[str, str]) -> list[Path]:
     return found
 
 
+def created_at(environment: Mapping[str, str]) -> datetime | None:
+    """The document's creation time: the build's SOURCE_DATE_EPOCH (the generator image's own
+    environment, which BuildKit hands it), so that a rebuild of one commit describes itself
+    alike; None (now) without one."""
+    value = environment.get("SOURCE_DATE_EPOCH", "")
+    return datetime.fromtimestamp(int(value), UTC) if value.isdigit() else None
+
+
 def run_protocol(environment: Mapping[str, str]) -> int:
     destination = Path(environment["BUILDKIT_SCAN_DESTINATION"])
+    created = created_at(environment)
     for target in targets(environment):
-        document = scan(target, target.name)
+        document = scan(target, target.name, created)
         (destination / f"{target.name}.spdx.json").write_text(json.dumps(statement(document), indent=1))
         print(f"sbom_scan: {target.name}: {len(document['packages']) - 1} packages", file=sys.stderr)
     return 0
@@ -52,7 +62,7 @@ def main(argv: Sequence[str]) -> int:
         print("usage: python3 -m sbom_scan ROOTFS [NAME] (or BuildKit's BUILDKIT_SCAN_* variables)", file=sys.stderr)
         return 2
     root = Path(argv[0])
-    print(json.dumps(scan(root, argv[1] if len(argv) == 2 else root.name), indent=1))
+    print(json.dumps(scan(root, argv[1] if len(argv) == 2 else root.name, created_at(os.environ)), indent=1))
     return 0
 
 

@@ -27,6 +27,7 @@ class DebPackage:
     architecture: str
     source: str | None
     licence_names: tuple[str, ...]  # as the copyright file gives them
+    source_version: str | None = None  # where dpkg records one other than the package's
 
     @property
     def licences(self) -> tuple[str | None, ...]:
@@ -95,7 +96,8 @@ def installed_packages(root: Path) -> list[DebPackage]:
             if stanza.get("Status", "install ok installed") != "install ok installed" or "Package" not in stanza:
                 continue
             name = stanza["Package"]
-            source = stanza.get("Source", "").split(" ")[0] or None
+            source_field = re.match(r"^\s*(\S+)(?:\s+\(([^)]+)\))?", stanza.get("Source", ""))
+            source = source_field.group(1) if source_field else None
             packages.append(
                 DebPackage(
                     name,
@@ -103,6 +105,7 @@ def installed_packages(root: Path) -> list[DebPackage]:
                     stanza.get("Architecture", ""),
                     source,
                     licence_names(_copyright(root, name)),
+                    source_field.group(2) if source_field else None,
                 )
             )
     return sorted(packages, key=lambda package: (package.name, package.architecture))

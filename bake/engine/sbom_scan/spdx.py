@@ -91,10 +91,31 @@ def deb_package(package: DebPackage, distro: str | None) -> dict[str, Any]:
 
 
 def _deb_qualifiers(package: DebPackage, distro: str | None) -> dict[str, str]:
+    """The qualifiers syft gives a Debian package's purl, which scanners match advisories by:
+    `arch`, `distro` (debian-12) and `upstream`, the source package (`@version` where its
+    version is another)."""
     qualifiers = {"arch": package.architecture} if package.architecture else {}
     if distro:
         qualifiers["distro"] = distro
+    if package.source:
+        qualifiers["upstream"] = "@".join(part for part in (package.source, package.source_version) if part)
     return qualifiers
+
+
+# The CPEs of CPython in the National Vulnerability Database (vendor `python`) and as syft's
+# binary classifier also names it (vendor `python_software_foundation`).
+INTERPRETER_CPE_VENDORS = ("python", "python_software_foundation")
+
+
+def _cpes(version: str) -> list[dict[str, str]]:
+    return [
+        {
+            "referenceCategory": "SECURITY",
+            "referenceType": "cpe23Type",
+            "referenceLocator": ":".join(["cpe", "2.3", "a", vendor, "python", version, *"*" * 7]),
+        }
+        for vendor in INTERPRETER_CPE_VENDORS
+    ]
 
 
 def python_package(dist: Distribution) -> dict[str, Any]:
@@ -112,7 +133,8 @@ def interpreter_package(interpreter: Interpreter) -> dict[str, Any]:
     """The interpreter when no package manager installed it (the official images build CPython
     into /usr/local); one that dpkg installed is listed as its Debian package."""
     version = interpreter.version or NOASSERTION
-    refs = [_purl("generic", INTERPRETER_NAME, interpreter.version)] if interpreter.version else []
+    known = interpreter.version
+    refs = [*_cpes(known), _purl("generic", INTERPRETER_NAME, known)] if known else []
     return _package(
         spdx_id("interpreter", INTERPRETER_NAME, version, str(interpreter.path)),
         INTERPRETER_NAME,

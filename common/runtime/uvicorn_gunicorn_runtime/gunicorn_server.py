@@ -36,8 +36,9 @@ from uvicorn_gunicorn_runtime.access_format import check_format
 from uvicorn_gunicorn_runtime.access_log import flush_before_sigterm
 from uvicorn_gunicorn_runtime.app_import import load_app
 from uvicorn_gunicorn_runtime.discovery import IMAGE_GUNICORN_CONF, AppTarget
+from uvicorn_gunicorn_runtime.drain import Drain, record_listeners
 from uvicorn_gunicorn_runtime.environment import SettingError
-from uvicorn_gunicorn_runtime.healthcheck import record_sockets
+from uvicorn_gunicorn_runtime.lazy_websockets import load_websockets_lazily
 from uvicorn_gunicorn_runtime.settings import Settings, hand_over
 from uvicorn_gunicorn_runtime.worker_imports import import_serving_modules
 
@@ -82,10 +83,14 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
         failures: FailureLines,
         mark_dead_workers: bool = False,
         handed_over: Settings | None = None,
+        memory_ceiling_mb: int = 0,
+        drain_seconds: int = 0,
     ) -> None:
         self.target = app
+        self.memory_ceiling_mb = memory_ceiling_mb  # 0: none
         self.failures = failures
         self.mark_dead_workers = mark_dead_workers
+        self.drain = Drain(drain_seconds) if drain_seconds > 0 else None
         self.handed_over = handed_over  # the launcher's reading, until the first configuration file runs
         self.arbiter: Arbiter | None = None  # known from the first fork on
         super().__init__("%(prog)s [OPTIONS] [APP_MODULE]")
@@ -106,6 +111,7 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
 
         def pre_fork(server: Arbiter, worker: Worker) -> None:
             if self.arbiter is None:  # the first fork
+                load_websockets_lazily()
                 import_serving_modules(worker)
             self.arbiter = server
             gc.freeze()
@@ -113,14 +119,15 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
             configured(server, worker)
 
         self.cfg.set("pre_fork", pre_fork)
-        self.cfg.set("when_ready", _recording_listeners(self.cfg.when_ready))
-        self.cfg.set("on_reload", _recording_listeners(self.cfg.on_reload))
+        self.cfg.set("when_ready", _recording_listeners(self.cfg.when_ready, self.drain))
+        self.cfg.set("on_reload", _recording_listeners(self.cfg.on_reload, self.drain))
         if self.mark_dead_workers:
             self.cfg.set("child_exit", _marking_dead(self.cfg.child_exit))
-        if self.cfg.max_requests > 0:
+        if self.cfg.max_requests > 0 or self.memory_ceiling_mb:
             from uvicorn_gunicorn_runtime.recycling import drain_before_recycling
+            from uvicorn_gunicorn_runtime.worker_memory import MemoryCeiling
 
-            drain_before_recycling()
+            drain_before_recycling(MemoryCeiling(self.memory_ceiling_mb) if self.memory_ceiling_mb else None)
 
     def finish_halt(self, halt: HaltServer) -> None:
         """Gunicorn's halt, raised again by each worker that also exits with a boot or load
@@ -191,12 +198,15 @@ def _marking_dead(configured: Callable[[Arbiter, Worker], None]) -> Callable[[Ar
     return child_exit
 
 
-def _recording_listeners(configured: Callable[[Arbiter], None]) -> Callable[[Arbiter], None]:
-    """A server hook that records where the master listens, for the health check, then runs
-    the application's own: Gunicorn's listeners are the truth, whatever set them."""
+def _recording_listeners(configured: Callable[[Arbiter], None], drain: Drain | None) -> Callable[[Arbiter], None]:
+    """A server hook that records where the master listens (and a drain under way), for the
+    health check, then runs the application's own: Gunicorn's listeners are the truth,
+    whatever set them. With DRAIN_SECONDS, the drain takes over the master's SIGTERM first."""
 
     def hook(server: Arbiter) -> None:
-        record_sockets([listener.sock for listener in server.LISTENERS], os.environ)
+        if drain is not None:
+            drain.attach(server)
+        record_listeners(server, drain.draining if drain is not None else None)
         configured(server)
 
     return hook
@@ -214,17 +224,24 @@ def collection_paused() -> Iterator[None]:
 
 
 def serve(
-    app: AppTarget, command: list[str], mark_dead_workers: bool = False, handed_over: Settings | None = None
+    app: AppTarget,
+    command: list[str],
+    mark_dead_workers: bool = False,
+    handed_over: Settings | None = None,
+    memory_ceiling_mb: int = 0,
+    drain_seconds: int = 0,
 ) -> int:
     """Runs Gunicorn with `command` as its command line (`gunicorn --config ... APP`) until
     it stops; returns its exit code, 2 when the application failed to load. `handed_over` is
-    the launcher's reading, for the image's configuration file. The launcher turned
-    collection off before importing this module, and so Gunicorn."""
+    the launcher's reading, for the image's configuration file; `memory_ceiling_mb`, each
+    worker's (see worker_memory), and `drain_seconds`, its DRAIN_SECONDS, apply whichever
+    configuration file runs. The launcher turned collection off before importing this module,
+    and so Gunicorn."""
     failures = FailureLines()
     master = os.getpid()
     # Gunicorn re-executes sys.executable with sys.argv on USR2: make that the gunicorn script.
     sys.argv = [os.path.join(os.path.dirname(sys.executable), command[0]), *command[1:]]
-    application = ImageApplication(app, failures, mark_dead_workers, handed_over)
+    application = ImageApplication(app, failures, mark_dead_workers, handed_over, memory_ceiling_mb, drain_seconds)
     try:
         try:
             application.run()

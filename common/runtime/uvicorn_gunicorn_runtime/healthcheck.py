@@ -1,10 +1,12 @@
 """The image's health check: asks the server for an HTTP answer where it really listens.
 
-    /healthcheck [--timeout SECONDS]      # the same as python -m uvicorn_gunicorn_runtime.healthcheck
+    /healthcheck [--ready | --live] [--timeout SECONDS]   # = python -m uvicorn_gunicorn_runtime.healthcheck
 
 Exit code 0 when healthy, 1 when not, with one line saying why either way (docker inspect
 shows it). Without HEALTHCHECK_PATH any HTTP answer to GET / is healthy; with it, GET of that
-path must answer 2xx or 3xx.
+path must answer 2xx or 3xx. `--live` (a liveness probe) asks the same; `--ready` (a
+readiness probe) also fails while the server drains after SIGTERM (DRAIN_SECONDS): it is
+answering still, but about to stop. Without either word, as before them: Docker's HEALTHCHECK.
 
 Where the server listens is known for sure only to the server: a prestart script, a `-b` in
 GUNICORN_CMD_ARGS or the application's own Gunicorn configuration may move it, and none of
@@ -20,6 +22,7 @@ bind grammar only without a record, and none of the rest of the settings.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import sys
@@ -37,7 +40,11 @@ DEFAULT_TIMEOUT_SECONDS = 2.0
 LOOPBACK = {"0.0.0.0": ("127.0.0.1",), "": ("127.0.0.1",), "::": ("::1", "127.0.0.1")}
 MAX_STATUS_LINE = 8192
 USER_AGENT = "uvicorn-gunicorn-healthcheck"
-USAGE = "usage: healthcheck [--timeout SECONDS]"
+USAGE = "usage: healthcheck [--ready | --live] [--timeout SECONDS]"
+# What a check says of the server when it passes, and when it fails: by default (Docker's
+# HEALTHCHECK), and for each probe's word.
+HEALTH = ("healthy", "unhealthy")
+MODES = {"--ready": ("ready", "not ready"), "--live": ("alive", "not alive")}
 
 
 class Unhealthy(Exception):
@@ -46,6 +53,11 @@ class Unhealthy(Exception):
 
 # An address is ("tcp", host, port) or ("unix", path).
 Address = tuple[str, ...]
+# A drain under way: when it ends (seconds since the epoch, the clock every process of the
+# container shares) and DRAIN_SECONDS.
+Draining = tuple[float, int]
+# What the server recorded: its addresses, HEALTHCHECK_PATH, a drain under way.
+Record = tuple[list[Address], str | None, Draining | None]
 
 
 def tcp(host: str, port: int) -> Address:
@@ -71,12 +83,16 @@ def socket_address(listener: socket.socket) -> Address | None:
     return tcp(name[0], name[1])
 
 
-def write_record(addresses: Iterable[Address], path: str | None, record: str | None = None) -> None:
+def write_record(
+    addresses: Iterable[Address], path: str | None, record: str | None = None, draining: Draining | None = None
+) -> None:
     """Replaces the record at once, so that a check never reads half of it. A record that
     cannot be written leaves the check to the environment, with one warning line."""
     record = record or RECORD
     lines = [f"path {path}"] if path else []
     lines += [" ".join(address) for address in addresses]
+    if draining is not None:
+        lines.append(f"draining {draining[0]:.3f} {draining[1]}")
     directory, _, name = record.rpartition("/")
     temporary = f"{directory}/.{name}.{os.getpid()}"
     try:
@@ -87,14 +103,19 @@ def write_record(addresses: Iterable[Address], path: str | None, record: str | N
         print(f"warning: the health check's record {record} cannot be written: {error}", file=sys.stderr, flush=True)
 
 
-def record_sockets(listeners: Iterable[socket.socket], environ: Mapping[str, str], record: str | None = None) -> None:
+def record_sockets(
+    listeners: Iterable[socket.socket],
+    environ: Mapping[str, str],
+    record: str | None = None,
+    draining: Draining | None = None,
+) -> None:
     """Gunicorn's master, from its listening sockets; the launcher has checked HEALTHCHECK_PATH."""
     addresses = [address for address in map(socket_address, listeners) if address is not None]
-    write_record(addresses, environ.get("HEALTHCHECK_PATH") or None, record)
+    write_record(addresses, environ.get("HEALTHCHECK_PATH") or None, record, draining)
 
 
-def read_record(record: str) -> tuple[list[Address], str | None] | None:
-    """The addresses and the path the server recorded; None without a record."""
+def read_record(record: str) -> Record | None:
+    """What the server recorded; None without a record."""
     try:
         with open(record, encoding="utf-8") as file:
             text = file.read()
@@ -102,6 +123,7 @@ def read_record(record: str) -> tuple[list[Address], str | None] | None:
         return None
     addresses: list[Address] = []
     path = None
+    draining = None
     for line in text.splitlines():
         kind, _, rest = line.partition(" ")
         if kind == "path":
@@ -111,9 +133,12 @@ def read_record(record: str) -> tuple[list[Address], str | None] | None:
         elif kind == "tcp":
             host, _, port = rest.rpartition(" ")
             addresses.append(tcp(host, int(port)))
+        elif kind == "draining":
+            until, _, seconds = rest.partition(" ")
+            draining = (float(until), int(seconds))
         else:
             raise Unhealthy(f"{record} has a line this check does not know: {line!r}")
-    return addresses, path
+    return addresses, path, draining
 
 
 def from_environment(environ: Mapping[str, str]) -> tuple[list[Address], str | None]:
@@ -195,46 +220,81 @@ def _reason(error: OSError) -> str:
     return error.strerror or str(error) or type(error).__name__
 
 
-def check(environ: Mapping[str, str], timeout: float, record: str | None = None) -> str:
-    """The line a healthy server earns; raises Unhealthy otherwise. The first address is
-    asked: every listener of one server reaches the same workers."""
+def drain_state(draining: Draining) -> str:
+    """Where a drain is: seconds left of it, or over (the graceful stop under way)."""
+    until, seconds = draining
+    left = until - time.time()
+    if left <= 0:
+        return f"stopping: the drain of DRAIN_SECONDS={seconds} is over"
+    # The record keeps milliseconds, rounded: a check at once could find a hair more than `seconds` left.
+    shown = min(math.ceil(left), seconds)
+    return f"draining: {shown} s left of DRAIN_SECONDS={seconds}, then the graceful stop"
+
+
+def check(environ: Mapping[str, str], timeout: float, record: str | None = None, mode: str | None = None) -> str:
+    """The line a passing check prints; raises Unhealthy otherwise. The first address is
+    asked: every listener of one server reaches the same workers. A server that drains is not
+    ready (--ready), and is not asked."""
     started = time.monotonic()
     record = record or RECORD
     recorded = read_record(record)
-    addresses, path = recorded if recorded is not None else from_environment(environ)
+    addresses, path, draining = recorded if recorded is not None else (*from_environment(environ), None)
+    if mode == "--ready" and draining is not None:
+        raise Unhealthy(drain_state(draining))
     if not addresses:
         raise Unhealthy(f"{record} names no address the check can connect to")
     status, host = status_of(addresses[0], path or "/", started + timeout)
     milliseconds = round((time.monotonic() - started) * 1000)
     if path is not None and not 200 <= status < 400:
         raise Unhealthy(f"{host}: GET {path} answered {status}, expected 2xx or 3xx (HEALTHCHECK_PATH)")
-    return f"healthy: {host}: GET {path or '/'} answered {status} in {milliseconds} ms"
+    passed = f"{words(mode)[0]}: {host}: GET {path or '/'} answered {status} in {milliseconds} ms"
+    return passed if draining is None else f"{passed}; {drain_state(draining)}"
 
 
-def _timeout(argv: list[str]) -> float:
-    if not argv:
-        return DEFAULT_TIMEOUT_SECONDS
-    if len(argv) == 2 and argv[0] == "--timeout":
-        try:
-            seconds = float(argv[1])
-        except ValueError:
-            seconds = 0
-        if 0 < seconds <= 3600:
-            return seconds
-        raise Unhealthy(f"error: --timeout {argv[1]!r} is not valid: expected seconds above 0, such as 2 or 0.5")
-    raise Unhealthy(f"error: unknown arguments {argv}; {USAGE}")
+def words(mode: str | None) -> tuple[str, str]:
+    """What a check in `mode` says of the server when it passes, and when it fails."""
+    return MODES.get(mode or "", HEALTH)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0
+    if 0 < seconds <= 3600:
+        return seconds
+    raise Unhealthy(f"error: --timeout {text!r} is not valid: expected seconds above 0, such as 2 or 0.5")
+
+
+def options(argv: list[str]) -> tuple[str | None, float]:
+    """The mode word (--ready, --live or None) and the timeout, in either order."""
+    mode: str | None = None
+    timeout: float | None = None
+    rest = list(argv)
+    while rest:
+        word = rest.pop(0)
+        if word in MODES and mode is None:
+            mode = word
+        elif word == "--timeout" and rest and timeout is None:
+            timeout = _seconds(rest.pop(0))
+        else:
+            raise Unhealthy(f"error: unknown arguments {argv}; {USAGE}")
+    return mode, DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout
 
 
 def main(argv: list[str], environ: Mapping[str, str] = os.environ, record: str | None = None) -> int:
     """Exit code 1, never 2, when unhealthy: Docker reserves 2."""
+    failed = words(None)[1]
     try:
-        print(check(environ, _timeout(argv[1:]), record), flush=True)
+        mode, timeout = options(argv[1:])
+        failed = words(mode)[1]
+        print(check(environ, timeout, record, mode), flush=True)
     except Unhealthy as reason:
         text = str(reason)
-        print(text if text.startswith("error:") else f"unhealthy: {text}", flush=True)
+        print(text if text.startswith("error:") else f"{failed}: {text}", flush=True)
         return 1
     except (OSError, ValueError) as error:  # an unreadable record; a name that cannot be resolved
-        print(f"unhealthy: {type(error).__name__}: {error}", flush=True)
+        print(f"{failed}: {type(error).__name__}: {error}", flush=True)
         return 1
     return 0
 

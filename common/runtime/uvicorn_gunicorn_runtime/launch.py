@@ -8,6 +8,9 @@ server exists that could restart failing workers in a loop. Gunicorn runs here, 
 and its workers' own import of the application is the check (see gunicorn_server); Uvicorn,
 which cannot report a worker's failed import that way, is exec'd after the launcher has
 imported the application once.
+
+With the application in a virtual environment (see virtual_env), the launcher first becomes
+itself again under that environment's interpreter, in the same process.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ from pathlib import Path
 from uvicorn_gunicorn_runtime.binding import bind_address
 from uvicorn_gunicorn_runtime.discovery import IMAGE_GUNICORN_CONF
 from uvicorn_gunicorn_runtime.environment import SettingError
-from uvicorn_gunicorn_runtime.settings import Settings, load_from_container
+from uvicorn_gunicorn_runtime.settings import Settings, load_in_container
+from uvicorn_gunicorn_runtime.virtual_env import (
+    add_image_packages,
+    exec_under,
+    find_virtual_env,
+    image_packages,
+    runs_here,
+)
 from uvicorn_gunicorn_runtime.workers import H11_WORKER_CLASS, renamed_worker_class_notice
 
 # Gunicorn's --config when the application brings its own file (see that module).
@@ -65,8 +75,14 @@ def gunicorn_command(settings: Settings) -> list[str]:
     return [*command, settings.app.spec]
 
 
+def uvicorn_cli() -> list[str]:
+    """Uvicorn's command line under this interpreter, whatever `uvicorn` PATH holds, with the
+    image's packages after a virtual environment's (see uvicorn_cli)."""
+    return [sys.executable, "-m", "uvicorn_gunicorn_runtime.uvicorn_cli"]
+
+
 def uvicorn_command(settings: Settings, logging_config: Path | None = None) -> list[str]:
-    command = ["uvicorn", *_uvicorn_common(settings, logging_config), "--workers", str(settings.workers.count)]
+    command = [*uvicorn_cli(), *_uvicorn_common(settings, logging_config), "--workers", str(settings.workers.count)]
     command += ["--timeout-keep-alive", str(settings.keep_alive)]
     command += ["--timeout-graceful-shutdown", str(settings.graceful_timeout)]
     command += ["--timeout-worker-healthcheck", str(settings.timeout)]
@@ -77,7 +93,7 @@ def uvicorn_command(settings: Settings, logging_config: Path | None = None) -> l
 
 
 def reload_command(settings: Settings, logging_config: Path | None = None) -> list[str]:
-    return ["uvicorn", *_uvicorn_common(settings, logging_config), "--reload", "--reload-dir", "/app"]
+    return [*uvicorn_cli(), *_uvicorn_common(settings, logging_config), "--reload", "--reload-dir", "/app"]
 
 
 def _uvicorn_server(settings: Settings, reload: bool) -> list[str]:
@@ -127,7 +143,15 @@ def main(argv: list[str]) -> int:
     reload = argv[1:] == ["--reload"]
     uvicorn_server: list[str] | None = None
     try:
-        settings = load_from_container(os.environ)
+        virtual_env = find_virtual_env(os.environ)
+        if virtual_env is not None and not runs_here(virtual_env):
+            exec_under(virtual_env, argv[1:], os.environ)
+        add_image_packages(os.environ)
+        settings = load_in_container(os.environ, virtual_env)
+        if virtual_env is not None:
+            from uvicorn_gunicorn_runtime import server_stack  # importlib.metadata: for a virtual env only
+
+            server_stack.check(virtual_env, settings.server_packages(), sys.path, image_packages(os.environ))
         metrics_notice = _prepare_metrics(settings)
         if reload or settings.process_manager == "uvicorn":
             uvicorn_server = _uvicorn_server(settings, reload)
@@ -143,6 +167,7 @@ def main(argv: list[str]) -> int:
             print(json.dumps(settings.summary()), flush=True)
         return exec_server(uvicorn_server)
     _print_notices(metrics_notice)
+    _warn_of_overcommit(settings)
     if settings.gunicorn_conf:
         os.environ["GUNICORN_CONF"] = settings.gunicorn_conf  # the file USER_CONF_LAYER runs
     gc.disable()  # before Gunicorn's imports, until the first fork: see gunicorn_server
@@ -151,7 +176,14 @@ def main(argv: list[str]) -> int:
     marks_dead = settings.prometheus_multiproc_dir is not None and metrics_notice is None
     # The image's configuration file, which Gunicorn runs next in this process, takes this
     # reading: the container's limits are read, and any warning printed, once.
-    return serve(settings.app, gunicorn_command(settings), mark_dead_workers=marks_dead, handed_over=settings)
+    return serve(
+        settings.app,
+        gunicorn_command(settings),
+        mark_dead_workers=marks_dead,
+        handed_over=settings,
+        memory_ceiling_mb=settings.max_worker_memory_mb,
+        drain_seconds=settings.drain_seconds,
+    )
 
 
 def _print_notices(metrics_notice: str | None) -> None:
@@ -159,6 +191,15 @@ def _print_notices(metrics_notice: str | None) -> None:
     for notice in (metrics_notice, renamed_worker_class_notice(given, f"WORKER_CLASS={given!r}")):
         if notice:
             print(notice, flush=True)
+
+
+def _warn_of_overcommit(settings: Settings) -> None:
+    from uvicorn_gunicorn_runtime.worker_memory import overcommit_warning
+
+    plan = settings.workers
+    warning = overcommit_warning(settings.max_worker_memory_mb, plan.count, plan.memory_limit_mb)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
 
 
 def exec_server(command: list[str]) -> int:

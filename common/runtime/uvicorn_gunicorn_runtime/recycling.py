@@ -1,4 +1,5 @@
-"""Worker recycling (max_requests) that holds to its limit, without dropped requests.
+"""Worker recycling, at a request limit (max_requests) that holds or above a memory ceiling
+(MAX_WORKER_MEMORY_MB), without dropped requests.
 
 Uvicorn alone checks a worker's count on its tick, ten times a second, and only counts
 finished responses: the faster the host, the further a worker runs past its limit (975
@@ -13,15 +14,24 @@ response and every later one carry `Connection: close`; each other connection it
 can bring at most one more request, which is answered and closes it. Uvicorn's own check then
 ends the main loop, and the worker drains: it waits until the clients have closed their
 connections or Uvicorn's keep-alive timeout has, at most that timeout and a second, before
-Uvicorn's own shutdown runs. SIGTERM still shuts down at once. Installed in Gunicorn's master
-when max_requests is set, before the workers fork (see gunicorn_server).
+Uvicorn's own shutdown runs. SIGTERM still shuts down at once.
+
+A worker with a memory ceiling checks its size once a second, on Uvicorn's tick, the first
+time a second after its start (see worker_memory). Found above it, the worker logs one warning
+line naming itself, its size and the ceiling, and leaves the same way as at its request limit:
+it stops accepting, closes its connections as they answer, ends the main loop and drains.
+Whichever comes first starts the leaving; the other is then not acted on. Installed in
+Gunicorn's master when max_requests or a ceiling is set, before the workers fork (see
+gunicorn_server).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
+import sys
 import time
 from asyncio.selector_events import BaseSelectorEventLoop
 from collections.abc import Callable
@@ -29,9 +39,15 @@ from collections.abc import Callable
 from uvicorn.server import Server, ServerState
 
 from uvicorn_gunicorn_runtime.asgi import ASGIApp, Receive, Scope, Send
+from uvicorn_gunicorn_runtime.worker_memory import MemoryCeiling
 
 CONNECTION_CLOSE = (b"connection", b"close")
 POLL_SECONDS = 0.05
+# A worker's memory is checked on Uvicorn's tick (ten a second) once this long has passed since
+# its start or its last check: a ceiling below a fresh worker's size replaces it no faster.
+MEMORY_CHECK_SECONDS = 1.0
+# Uvicorn's own methods, which the server's are made of here (see drain_before_recycling).
+UVICORNS_STARTUP, UVICORNS_SHUTDOWN, UVICORNS_TICK = Server.startup, Server.shutdown, Server.on_tick
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -82,17 +98,51 @@ class RequestLimit:
 
 
 class Recycler:
-    """One limited server's way out: stop taking requests at the limit, drain at shutdown."""
+    """One limited server's way out: stop taking requests at the request limit or above the
+    memory ceiling, drain at shutdown."""
 
-    def __init__(self, server: Server, limit: int, sockets: list[socket.socket]) -> None:
+    def __init__(
+        self,
+        server: Server,
+        limit: int,
+        sockets: list[socket.socket],
+        ceiling: MemoryCeiling | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.server = server
         self.state = RecyclingState(limit)
         self.sockets = sockets
+        self.ceiling = ceiling
+        self.clock = clock
+        self.next_check = clock() + MEMORY_CHECK_SECONDS
+        self.memory_kib: int | None = None  # the size found above the ceiling, once it was
 
-    def stop_taking(self) -> None:
+    def request_limit_taken(self) -> None:
         if self.state.closing:
-            return
+            return  # leaving already, for its request limit or its memory
         logger.info("Request limit of %d taken: accepting no more connections.", self.state.limit)
+        self._stop_taking()
+
+    def memory_exceeded(self) -> bool:
+        """Whether the worker has just been found above its ceiling, and so stopped taking
+        requests; checked once a second at most, never while it is leaving already, whatever for."""
+        if self.ceiling is None or self.state.closing or self.server.should_exit or self.clock() < self.next_check:
+            return False
+        self.next_check = self.clock() + MEMORY_CHECK_SECONDS
+        try:
+            size = self.ceiling.exceeded()
+        except (OSError, ValueError) as error:
+            logger.error("MAX_WORKER_MEMORY_MB is not checked in this worker: %s", error)
+            self.ceiling = None
+            return False
+        if size is None:
+            return False
+        self.memory_kib = size
+        logger.warning(self.ceiling.warning(os.getpid(), size))
+        self._stop_taking()
+        return True
+
+    def _stop_taking(self) -> None:
         self._stop_accepting()
         self.state.close_connections()
 
@@ -114,39 +164,51 @@ class Recycler:
         for listening in self.server.servers:
             listening.close()
 
-    def limit_reached(self) -> bool:
-        return not self.server.should_exit and self.state.total_requests >= self.state.limit
+    def leaving(self) -> bool:
+        """Whether the main loop ended for the request limit or the ceiling (not for SIGTERM)."""
+        over = self.memory_kib is not None or self.state.total_requests >= self.state.limit
+        return over and not self.server.should_exit
 
     async def drain(self) -> None:
-        self.stop_taking()
+        self.request_limit_taken()  # if Uvicorn's count reached it first
         deadline = time.monotonic() + self.server.config.timeout_keep_alive + 1
         while self.state.connections and not self.server.should_exit and time.monotonic() < deadline:
             await asyncio.sleep(POLL_SECONDS)
-        logger.info("Recycled after %d requests (limit %d).", self.state.taken, self.state.limit)
+        if self.memory_kib is None:
+            logger.info("Recycled after %d requests (limit %d).", self.state.taken, self.state.limit)
+        else:
+            logger.info("Recycled after %d requests (memory above its ceiling).", self.state.total_requests)
 
 
-def drain_before_recycling() -> None:
-    """Makes every Uvicorn server of this process hold to its request limit and drain before
-    it shuts down for it (see the module's docstring). Idempotent."""
-    startup, shutdown = Server.startup, Server.shutdown
-    if getattr(shutdown, "drains", False):
-        return
+def drain_before_recycling(ceiling: MemoryCeiling | None = None) -> None:
+    """Makes every Uvicorn server of this process hold to its request limit, check its memory
+    against `ceiling` if one is given, and drain before it shuts down for either (see the
+    module's docstring). Called again, the last call's ceiling holds."""
 
     async def limited_startup(self: Server, sockets: list[socket.socket] | None = None) -> None:
-        limit = self.limit_max_requests
-        if limit is not None:
-            recycler = Recycler(self, limit, list(sockets or []))
+        limit = self.limit_max_requests  # a Gunicorn worker without max_requests has sys.maxsize
+        if limit is not None and (limit < sys.maxsize or ceiling is not None):
+            recycler = Recycler(self, limit, list(sockets or []), ceiling)
             self.recycler = recycler
             self.server_state = recycler.state
-            self.config.loaded_app = RequestLimit(self.config.loaded_app, recycler.state, recycler.stop_taking)
-        await startup(self, sockets)
+            if limit < sys.maxsize:
+                self.config.loaded_app = RequestLimit(
+                    self.config.loaded_app, recycler.state, recycler.request_limit_taken
+                )
+        await UVICORNS_STARTUP(self, sockets)
 
     async def draining_shutdown(self: Server, sockets: list[socket.socket] | None = None) -> None:
         recycler: Recycler | None = getattr(self, "recycler", None)
-        if recycler is not None and recycler.limit_reached():
+        if recycler is not None and recycler.leaving():
             await recycler.drain()
-        await shutdown(self, sockets)
+        await UVICORNS_SHUTDOWN(self, sockets)
 
-    draining_shutdown.drains = True  # type: ignore[attr-defined]
+    async def checking_tick(self: Server, counter: int) -> bool:
+        if await UVICORNS_TICK(self, counter):
+            return True
+        recycler: Recycler | None = getattr(self, "recycler", None)
+        return recycler is not None and recycler.memory_exceeded()
+
     Server.startup = limited_startup
     Server.shutdown = draining_shutdown
+    Server.on_tick = UVICORNS_TICK if ceiling is None else checking_tick

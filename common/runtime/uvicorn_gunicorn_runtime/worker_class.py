@@ -86,6 +86,8 @@ def layered_user_config(environ: Mapping[str, str]) -> dict[str, object]:
     if access_log_format is not None:
         settings["access_log_format"] = access_log_format
     settings["post_worker_init"] = _serving_access_lines(settings.get("post_worker_init"), path)
+    settings.setdefault("proc_name", f"{environ.get('APP_MODULE', '')} -c {path}".strip())
+    print(f"notice: Gunicorn runs the application's own configuration file {path}", flush=True)
     return {name: value for name, value in settings.items() if not name.startswith("__")}
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import bake.commands
 from bake.__main__ import main
-from bake.core.matrix import load_matrix
+from bake.core.matrix import Image, load_matrix
 from bake.engine.generated import COMMITTED_FILES, GeneratedFile, generate, generated_for
 
 GENERATED_ON = date(2026, 11, 24)
@@ -221,3 +221,22 @@ def test_merge_names_tags_no_runner_staged(
     digests.write_text('["not", "an", "object"]')
     assert main(["merge", "--to", "r", "--digests", str(digests)]) == 2
     assert "is not a JSON object of tag: repository@sha256:..." in capsys.readouterr().err
+
+
+def test_test_on_one_platform_builds_that_platform_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nox -s test -- TAG --platform=linux/amd64`: no emulated build of the other platform."""
+    built: list[tuple[str, tuple[str, ...]]] = []
+    scopes: list[list[str]] = []
+
+    def build(images: list[Image], settings: object) -> list[str]:
+        built.extend((image.name, image.platforms) for image in images)
+        return []
+
+    monkeypatch.setattr(bake.commands, "build", build)
+    monkeypatch.setattr(bake.commands, "_pytest", lambda tag, scope, args, settings: scopes.append(list(scope)))
+    assert main(["test", "python3.11-slim", "--platform=linux/amd64", "--date=2026-11-24"]) == 0
+    assert built == [("python3.11-slim", ("linux/amd64",))]
+    assert scopes == [["--platform=linux/amd64"]]
+    built.clear()
+    assert main(["test", "python3.11-slim", "--date=2026-11-24"]) == 0
+    assert built == [("python3.11-slim", ("linux/amd64", "linux/arm64"))]

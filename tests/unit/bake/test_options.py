@@ -68,7 +68,16 @@ def test_tags_and_options_come_in_any_order() -> None:
 def test_test_passes_pytest_options_on_as_written() -> None:
     parsed = _parse("test", ["python3.11-slim", "--platform", "linux/amd64", "-k", "workers"])
     assert parsed.tags == ["python3.11-slim"]
-    assert parsed.passed_on == ["--platform", "linux/amd64", "-k", "workers"]
+    assert parsed.passed_on == ["-k", "workers"]
+    assert parsed.platforms == ["linux/amd64"]  # built alone, then tested: see test_cli
+
+
+def test_test_builds_and_tests_only_the_platforms_named() -> None:
+    parsed = _parse("test", ["--platform=linux/arm64", "python3.11-slim", "--platform", "linux/amd64"])
+    assert parsed.platforms == ["linux/arm64", "linux/amd64"]
+    assert _parse("test", ["python3.11-slim"]).platforms == []
+    with pytest.raises(UsageError, match="invalid choice: 'linux/s390x'"):
+        _parse("test", ["--platform", "linux/s390x"])
     assert _parse("test", ["-kworkers", "python3.11"]).passed_on == ["-k", "workers"]
     parsed = _parse("test", ["--all-platforms", "-x"])
     assert (parsed.all_platforms, parsed.passed_on) == (True, ["-x"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
@@ -10,18 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from bake.core.registry_reader import digest_of_bytes
 from devtools.hosttest.machine import HostTestError
 from devtools.hosttest.platform_archive import extract_platform
 
 NAME = "docker.io/library/uvicorn-gunicorn:python3.11-slim"
 
 
-def _digest(content: bytes) -> str:
-    return f"sha256:{hashlib.sha256(content).hexdigest()}"
-
-
 def _blob(blobs: dict[str, bytes], content: bytes) -> dict[str, object]:
-    digest = _digest(content)
+    digest = digest_of_bytes(content)
     blobs[f"blobs/sha256/{digest.split(':')[1]}"] = content
     return {"digest": digest, "size": len(content)}
 
@@ -67,12 +63,12 @@ def test_only_the_platforms_blobs_go_into_the_archive(tmp_path: Path) -> None:
     assert extracted.reference == NAME
     members = _members(tmp_path / "amd64.tar")
     manifest_bytes = members[f"blobs/sha256/{str(amd64['digest']).split(':')[1]}"]
-    assert _digest(manifest_bytes) == amd64["digest"]  # copied byte for byte
+    assert digest_of_bytes(manifest_bytes) == amd64["digest"]  # copied byte for byte
     manifest = json.loads(manifest_bytes)
     wanted = {manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"]), amd64["digest"]}
     blobs = {f"sha256:{name.rsplit('/', 1)[1]}" for name in members if name.startswith("blobs/")}
     assert blobs == wanted
-    assert all(_digest(content) == f"sha256:{name.rsplit('/', 1)[1]}" for name, content in members.items()
+    assert all(digest_of_bytes(content) == f"sha256:{name.rsplit('/', 1)[1]}" for name, content in members.items()
                if name.startswith("blobs/"))  # fmt: skip
     (entry,) = json.loads(members["index.json"])["manifests"]
     assert entry["digest"] == amd64["digest"] and entry["annotations"]["io.containerd.image.name"] == NAME

@@ -9,9 +9,11 @@ import pytest
 from uvicorn_gunicorn_runtime.environment import SettingError
 from uvicorn_gunicorn_runtime.limits import CpuLimit
 from uvicorn_gunicorn_runtime.settings import Settings, load_settings
+from uvicorn_gunicorn_runtime.worker_memory import SMAPS_ROLLUP
 
 TWO_CPUS = CpuLimit(2, None)
-IMAGE_FILES = ("/app/main.py", "/gunicorn_conf.py")
+# The kernel's smaps_rollup is there from Linux 4.14 on: every kernel the images run on here.
+IMAGE_FILES = ("/app/main.py", "/gunicorn_conf.py", SMAPS_ROLLUP)
 # The image's Gunicorn configuration file, which the images copy to /gunicorn_conf.py.
 IMAGE_CONF_SOURCE = Path(__file__).resolve().parents[3] / "common" / "gunicorn_conf.py"
 

@@ -3,6 +3,7 @@ sends, and how it judges the answer."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ from uvicorn_gunicorn_runtime import healthcheck, launch
 from uvicorn_gunicorn_runtime.environment import SettingError
 from uvicorn_gunicorn_runtime.healthcheck import (
     Address,
+    Record,
     Unhealthy,
     check,
     from_environment,
@@ -121,7 +123,7 @@ def _port(server: Server) -> int:
 @pytest.mark.parametrize("path", [None, "/health?deep=1"])
 def test_record_round_trip(record: str, addresses: list[Address], path: str | None) -> None:
     write_record(addresses, path, record)
-    assert read_record(record) == (addresses, path)
+    assert read_record(record) == (addresses, path, None)
 
 
 def test_no_record_is_none(record: str) -> None:
@@ -147,7 +149,7 @@ def test_gunicorn_listeners_are_recorded_as_bound(record: str, tmp_path: Path) -
         expected = [tcp("127.0.0.1", sockets[0].getsockname()[1]), unix(str(tmp_path / "app.sock"))]
         if len(sockets) == 3:
             expected.append(tcp("::1", sockets[2].getsockname()[1]))
-        assert read_record(record) == (expected, "/ready")
+        assert read_record(record) == (expected, "/ready", None)
     finally:
         for each in sockets:
             each.close()
@@ -335,7 +337,17 @@ def test_main_healthy_is_exit_0_and_one_line(record: str, capsys: pytest.Capture
         ([], {"HEALTHCHECK_PATH": "x"}, "error: HEALTHCHECK_PATH='x' is not valid: expected a path starting with /"),
         (["--timeout", "0"], {}, "error: --timeout '0' is not valid: expected seconds above 0"),
         (["--timeout", "soon"], {}, "error: --timeout 'soon' is not valid"),
-        (["--verbose"], {}, "error: unknown arguments ['--verbose']; usage: healthcheck [--timeout SECONDS]"),
+        (
+            ["--verbose"],
+            {},
+            "error: unknown arguments ['--verbose']; usage: healthcheck [--ready | --live] [--timeout SECONDS]",
+        ),
+        (["--ready", "--live"], {}, "error: unknown arguments ['--ready', '--live']; usage: "),
+        (["--live", "--live"], {}, "error: unknown arguments ['--live', '--live']; usage: "),
+        (["--timeout"], {}, "error: unknown arguments ['--timeout']; usage: "),
+        (["--timeout", "1", "--timeout", "2"], {}, "error: unknown arguments ['--timeout', '1', '--timeout', '2']"),
+        (["--ready"], {"BIND": "unix:/nonexistent/app.sock"}, "not ready: cannot connect to unix:/nonexistent/app"),
+        (["--live"], {"BIND": "unix:/nonexistent/app.sock"}, "not alive: cannot connect to unix:/nonexistent/app"),
         ([], {"BIND": "no-such-host.invalid:80"}, "unhealthy: cannot connect to no-such-host.invalid:80: "),
     ],
 )
@@ -347,6 +359,62 @@ def test_main_unhealthy_is_exit_1_and_one_line(
     captured = capsys.readouterr()
     assert captured.out.startswith(line) and captured.out.count("\n") == 1
     assert captured.err == ""
+
+
+# Readiness and liveness probes, and a drain under way (DRAIN_SECONDS)
+
+
+def test_record_round_trip_with_a_drain(record: str) -> None:
+    write_record([tcp("0.0.0.0", 80)], "/health", record, (1796439595.25, 15))
+    assert read_record(record) == ([tcp("0.0.0.0", 80)], "/health", (1796439595.25, 15))
+
+
+@pytest.mark.parametrize(
+    ("argv", "word"),
+    [([], "healthy"), (["--live"], "alive"), (["--ready"], "ready"), (["--timeout", "1", "--ready"], "ready")],
+)
+def test_each_probe_asks_a_server_that_does_not_drain(
+    record: str, capsys: pytest.CaptureFixture[str], argv: list[str], word: str
+) -> None:
+    with serving(socket.AF_INET, ("127.0.0.1", 0)) as server:
+        port = _port(server)
+        write_record([tcp("0.0.0.0", port)], None, record)
+        assert main(["healthcheck", *argv], {}, record) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{word}: 127.0.0.1:{port}: GET / answered 200 in ") and out.count("\n") == 1
+    # The image's access log knows its own probes by their user agent.
+    assert f"\r\nUser-Agent: {healthcheck.USER_AGENT}\r\n".encode() in server.requests[0]
+
+
+def test_while_draining_only_readiness_fails_and_without_asking(
+    record: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serving(socket.AF_INET, ("127.0.0.1", 0)) as server:
+        port = _port(server)
+        write_record([tcp("0.0.0.0", port)], None, record, (time.time() + 30, 30))
+        outcomes = [main(["healthcheck", *argv], {}, record) for argv in (["--ready"], ["--live"], [])]
+    ready, live, health = capsys.readouterr().out.splitlines()
+    assert outcomes == [1, 0, 0]
+    assert len(server.requests) == 2  # the liveness probe's and the health check's
+    drain = re.compile(r"draining: (\d+) s left of DRAIN_SECONDS=30, then the graceful stop")
+    ready_drain = drain.fullmatch(ready.removeprefix("not ready: "))
+    assert ready_drain is not None and 0 < int(ready_drain[1]) <= 30, ready
+    for line, word in ((live, "alive"), (health, "healthy")):
+        passed, _, state = line.partition("; ")
+        assert passed.startswith(f"{word}: 127.0.0.1:{port}: GET / answered 200 in "), line
+        assert drain.fullmatch(state), line
+
+
+def test_the_time_left_is_never_more_than_the_drain() -> None:
+    """The record rounds the drain's end to milliseconds: a check right after could see more."""
+    assert healthcheck.drain_state((time.time() + 30.4, 30)).startswith("draining: 30 s left of DRAIN_SECONDS=30")
+
+
+def test_after_the_drain_readiness_says_the_server_is_stopping(record: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The graceful stop: the record still says draining, its end has passed."""
+    write_record([tcp("127.0.0.1", 9)], None, record, (time.time() - 1, 5))
+    assert main(["healthcheck", "--ready"], {}, record) == 1
+    assert capsys.readouterr().out == "not ready: stopping: the drain of DRAIN_SECONDS=5 is over\n"
 
 
 def test_main_reports_a_record_it_cannot_read(record: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -363,19 +431,19 @@ def test_the_default_record_is_in_memory(monkeypatch: pytest.MonkeyPatch, record
     assert healthcheck.RECORD == "/dev/shm/uvicorn-gunicorn-health"
     monkeypatch.setattr(healthcheck, "RECORD", record)
     write_record([tcp("0.0.0.0", 80)], None)
-    assert read_record(record) == ([tcp("0.0.0.0", 80)], None)
+    assert read_record(record) == ([tcp("0.0.0.0", 80)], None, None)
 
 
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"BIND": "[::]:8080", "HEALTHCHECK_PATH": "/ready"}, ([tcp("::", 8080)], "/ready")),
-        ({"HOST": "web.internal", "PORT": "81"}, ([tcp("web.internal", 81)], None)),
-        ({"BIND": "unix:/tmp/app.sock"}, ([unix("/tmp/app.sock")], None)),
+        ({"BIND": "[::]:8080", "HEALTHCHECK_PATH": "/ready"}, ([tcp("::", 8080)], "/ready", None)),
+        ({"HOST": "web.internal", "PORT": "81"}, ([tcp("web.internal", 81)], None, None)),
+        ({"BIND": "unix:/tmp/app.sock"}, ([unix("/tmp/app.sock")], None, None)),
     ],
 )
 def test_the_launcher_records_what_it_hands_to_uvicorn(
-    monkeypatch: pytest.MonkeyPatch, record: str, env: dict[str, str], expected: tuple[list[Address], str | None]
+    monkeypatch: pytest.MonkeyPatch, record: str, env: dict[str, str], expected: Record
 ) -> None:
     monkeypatch.setattr(healthcheck, "RECORD", record)
     settings = load_settings(

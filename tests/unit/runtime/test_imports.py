@@ -38,3 +38,16 @@ def _runtime_modules_loaded_by(code: str) -> list[str]:
 def test_a_light_entry_point_loads_none_of_the_settings_stack(code: str, modules: list[str]) -> None:
     expected = sorted(["uvicorn_gunicorn_runtime", *(f"uvicorn_gunicorn_runtime.{name}" for name in modules)])
     assert _runtime_modules_loaded_by(code) == expected
+
+
+def test_the_launcher_reads_package_metadata_only_for_a_virtual_environment() -> None:
+    """importlib.metadata (and the email parser it brings) cost every start about 20 ms: the
+    launcher's settings read no distribution's metadata unless the server runs in a virtual
+    environment (see server_stack)."""
+    script = (
+        f"import sys\nsys.path.insert(0, {str(RUNTIME)!r})\n"
+        "from uvicorn_gunicorn_runtime import launch, settings\n"
+        "print('importlib.metadata' in sys.modules, 'uvicorn_gunicorn_runtime.server_stack' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == ["False", "False"]

@@ -5,7 +5,7 @@ import importlib
 import os
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from uvicorn_gunicorn_runtime.launch import (
 from uvicorn_gunicorn_runtime.limits import CpuLimit
 from uvicorn_gunicorn_runtime.settings import Settings, load_settings
 from uvicorn_gunicorn_runtime.worker_class import layered_user_config, resolve_worker_class
+from uvicorn_gunicorn_runtime.worker_memory import SMAPS_ROLLUP
 
 APP = AppTarget("probe_app", "app", ("MODULE_NAME", "VARIABLE_NAME"))
 IMAGE_FILES = ("/app/main.py", "/gunicorn_conf.py")
@@ -211,7 +212,9 @@ def test_layered_user_config(
     assert not [name for name in settings if name.startswith("__")]
     hook = settings["post_fork"]
     assert callable(hook) and hook(None, None) == "seen"  # a hook still sees the file's own globals
-    notices = capsys.readouterr().out.splitlines()
+    *notices, which_file = capsys.readouterr().out.splitlines()
+    assert which_file == f"notice: Gunicorn runs the application's own configuration file {conf}"
+    assert settings["proc_name"] == f"{env.get('APP_MODULE', '')} -c {conf}".strip()
     if "uvicorn.workers" in source:
         assert notices == [
             f"notice: worker_class='uvicorn.workers.UvicornWorker' in {conf} is the original image's name; "
@@ -298,6 +301,8 @@ def launched(modules: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[li
         monkeypatch.setenv(name, "")  # so that monkeypatch restores what main() sets
         monkeypatch.delenv(name)
     monkeypatch.setenv("APP_MODULE", "probe_app:app")
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)  # no virtual environment: see test_virtual_env
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
     yield commands
     gc.enable()  # main() turns collection off before Gunicorn's imports
 
@@ -375,7 +380,7 @@ def test_uvicorn_command_carries_the_shared_settings() -> None:
     }
     command = uvicorn_command(_settings(env), Path("/dev/shm/logging.json"))
     text = " ".join(command)
-    assert command[:2] == ["uvicorn", "main:app"]
+    assert command[:4] == [sys.executable, "-m", "uvicorn_gunicorn_runtime.uvicorn_cli", "main:app"]
     for expected in (
         "--host :: --port 8080",
         "--log-level warning",
@@ -395,7 +400,7 @@ def test_uvicorn_command_carries_the_shared_settings() -> None:
 def test_uvicorn_serves_the_app_in_the_access_layer_without_its_own_line(reload: bool) -> None:
     make = reload_command if reload else uvicorn_command
     settings = _settings({"PROCESS_MANAGER": "uvicorn"})
-    assert make(settings)[1:3] == [launch.ACCESS_LAYER, "--factory"]
+    assert make(settings)[3:5] == [launch.ACCESS_LAYER, "--factory"]
     assert "--no-access-log" in make(settings)
     assert make(_settings({"PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": ""}))[1] == "main:app"
 
@@ -454,22 +459,55 @@ def test_a_broken_app_stops_uvicorns_manager_before_it_starts(
 
 
 def test_main_hands_its_reading_to_gunicorn(launched: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Gunicorn's configuration file takes it (see test_gunicorn_server): the container is read once."""
-    handed: list[Settings | None] = []
+    """Gunicorn's configuration file takes it (see test_gunicorn_server): the container is read
+    once. The memory ceiling and the drain go to Gunicorn's application, whichever configuration
+    file runs."""
+    handed: list[tuple[Settings | None, int, int]] = []
 
     def serve(
-        app: AppTarget, command: list[str], mark_dead_workers: bool = False, handed_over: Settings | None = None
+        app: AppTarget,
+        command: list[str],
+        mark_dead_workers: bool = False,
+        handed_over: Settings | None = None,
+        memory_ceiling_mb: int = 0,
+        drain_seconds: int = 0,
     ) -> int:
-        handed.append(handed_over)
+        handed.append((handed_over, memory_ceiling_mb, drain_seconds))
         raise Exec
 
     monkeypatch.setattr(sys.modules["uvicorn_gunicorn_runtime.gunicorn_server"], "serve", serve)
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    monkeypatch.setenv("MAX_WORKER_MEMORY_MB", "200")
+    monkeypatch.setenv("DRAIN_SECONDS", "15")
     with pytest.raises(Exec):
         launch.main(["launch"])
-    [reading] = handed
+    [(reading, ceiling, drain_seconds)] = handed
     assert reading is not None
-    assert (reading.app.spec, reading.workers.count) == ("probe_app:app", 3)
+    assert (reading.app.spec, reading.workers.count, ceiling, drain_seconds) == ("probe_app:app", 3, 200, 15)
+
+
+@pytest.mark.parametrize(("ceiling", "warns"), [("128", False), ("200", True), ("0", False)])
+def test_main_warns_when_the_workers_ceilings_exceed_the_memory_limit(
+    launched: list[list[str]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    ceiling: str,
+    warns: bool,
+) -> None:
+    """512 MiB at MEMORY_PER_WORKER_MB's 128: 4 workers."""
+
+    def load_in_container(environ: Mapping[str, str], virtual_env: object) -> Settings:
+        return load_settings(environ, CpuLimit(8, None), 512 << 20, lambda path: path in (*IMAGE_FILES, SMAPS_ROLLUP))
+
+    monkeypatch.setattr(launch, "load_in_container", load_in_container)
+    monkeypatch.setenv("MAX_WORKER_MEMORY_MB", ceiling)
+    with pytest.raises(Exec):
+        launch.main(["launch"])
+    expected = [
+        "warning: MAX_WORKER_MEMORY_MB=200 x 4 workers is above the container's memory limit of 512 MiB:"
+        " the kernel may kill a worker before its ceiling replaces it (see MEMORY_PER_WORKER_MB)"
+    ]
+    assert capsys.readouterr().err.splitlines() == (expected if warns else [])
 
 
 @pytest.mark.parametrize(
@@ -490,7 +528,7 @@ def test_a_factory_as_the_original_image_took_it(modules: Path, env: dict[str, s
     assert getattr(load_app(settings.app), "__name__", None) == "app"
     assert gunicorn_command(settings)[-1] == spec
     uvicorn = uvicorn_command(_settings({**env, "PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": ""}))
-    assert uvicorn[1:3] == ["probe_app:create_app", "--factory"]
+    assert uvicorn[3:5] == ["probe_app:create_app", "--factory"]
 
 
 def test_a_factory_that_fails_in_one_line(modules: Path) -> None:

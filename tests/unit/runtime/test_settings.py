@@ -22,9 +22,11 @@ def test_defaults() -> None:
     assert (settings.access_log_format, settings.access_log_exclude_paths) == (None, ())
     assert settings.worker_class == "uvicorn_worker.UvicornWorker"
     assert (settings.timeout, settings.graceful_timeout, settings.keep_alive) == (120, 120, 5)
+    assert settings.drain_seconds == 0
     assert settings.forwarded_allow_ips == "127.0.0.1,::1"
     assert settings.healthcheck_path is None
     assert (settings.max_requests, settings.max_requests_jitter, settings.preload_app) == (0, 0, False)
+    assert settings.max_worker_memory_mb == 0
     assert settings.prometheus_multiproc_dir is None
 
 
@@ -41,7 +43,18 @@ def test_defaults() -> None:
         ({"MAX_REQUESTS": "-1"}, "MAX_REQUESTS='-1' is not valid: expected a whole number from 0 up"),
         ({"MAX_REQUESTS": "1k"}, "MAX_REQUESTS='1k' is not valid"),
         ({"MAX_REQUESTS_JITTER": "5.5"}, "MAX_REQUESTS_JITTER='5.5' is not valid: expected a whole number from 0 up"),
+        ({"MAX_WORKER_MEMORY_MB": "-1"}, "MAX_WORKER_MEMORY_MB='-1' is not valid: expected a whole number from 0 up"),
+        ({"MAX_WORKER_MEMORY_MB": "512MB"}, "MAX_WORKER_MEMORY_MB='512MB' is not valid"),
+        ({"MAX_WORKER_MEMORY_MB": "0.5"}, "MAX_WORKER_MEMORY_MB='0.5' is not valid"),
         ({"PRELOAD_APP": "yes"}, "PRELOAD_APP='yes' is not valid: expected one of true, false"),
+        ({"DRAIN_SECONDS": "-5"}, "DRAIN_SECONDS='-5' is not valid: expected a whole number from 0 up"),
+        ({"DRAIN_SECONDS": "2.5"}, "DRAIN_SECONDS='2.5' is not valid: expected a whole number from 0 up"),
+        ({"DRAIN_SECONDS": "10s"}, "DRAIN_SECONDS='10s' is not valid: expected a whole number from 0 up"),
+        (
+            {"PROCESS_MANAGER": "uvicorn", "DRAIN_SECONDS": "15"},
+            "DRAIN_SECONDS='15' is not valid: expected 0 with PROCESS_MANAGER=uvicorn, "
+            "whose supervisor stops serving at the first SIGTERM",
+        ),
         ({"PRELOAD_APP": "1"}, "PRELOAD_APP='1' is not valid"),
         (
             {"PROMETHEUS_MULTIPROC_DIR": "metrics"},
@@ -65,6 +78,11 @@ def test_defaults() -> None:
         (
             {"PROCESS_MANAGER": "uvicorn", "MAX_REQUESTS": "100"},
             "MAX_REQUESTS='100' is not valid: expected 0 with PROCESS_MANAGER=uvicorn, "
+            "whose supervisor can take up to TIMEOUT seconds to replace a recycled worker",
+        ),
+        (
+            {"PROCESS_MANAGER": "uvicorn", "MAX_WORKER_MEMORY_MB": "512"},
+            "MAX_WORKER_MEMORY_MB='512' is not valid: expected 0 with PROCESS_MANAGER=uvicorn, "
             "whose supervisor can take up to TIMEOUT seconds to replace a recycled worker",
         ),
         (
@@ -147,11 +165,52 @@ def test_recycling_preload_and_metrics_directory(
     ) == expected
 
 
+@pytest.mark.parametrize(
+    ("env", "seconds"),
+    [
+        ({}, 0),
+        ({"DRAIN_SECONDS": ""}, 0),
+        ({"DRAIN_SECONDS": "15"}, 15),
+        ({"DRAIN_SECONDS": "0", "PROCESS_MANAGER": "uvicorn"}, 0),
+    ],
+)
+def test_drain_seconds(env: dict[str, str], seconds: int) -> None:
+    settings = _load(env)
+    assert settings.drain_seconds == seconds
+    assert settings.summary()["drain_seconds"] == seconds
+
+
 def test_summary_has_the_production_settings() -> None:
-    summary = _load({"MAX_REQUESTS": "500", "PRELOAD_APP": "true", "PROMETHEUS_MULTIPROC_DIR": "/tmp/m"}).summary()
+    env = {
+        "MAX_REQUESTS": "500",
+        "MAX_WORKER_MEMORY_MB": "300",
+        "PRELOAD_APP": "true",
+        "PROMETHEUS_MULTIPROC_DIR": "/tmp/m",
+    }
+    summary = _load(env).summary()
     assert (summary["max_requests"], summary["max_requests_jitter"]) == (500, 0)
+    assert summary["max_worker_memory_mb"] == 300
     assert summary["preload_app"] is True
     assert summary["prometheus_multiproc_dir"] == "/tmp/m"
+
+
+@pytest.mark.parametrize(("value", "ceiling"), [("0", 0), ("1", 1), ("384", 384), ("", 0)])
+def test_memory_ceiling(value: str, ceiling: int) -> None:
+    assert _load({"MAX_WORKER_MEMORY_MB": value}).max_worker_memory_mb == ceiling
+
+
+@pytest.mark.parametrize("value", ["0", ""])
+def test_no_memory_ceiling_is_fine_with_uvicorns_manager(value: str) -> None:
+    assert _load({"MAX_WORKER_MEMORY_MB": value, "PROCESS_MANAGER": "uvicorn"}).max_worker_memory_mb == 0
+
+
+def test_a_memory_ceiling_needs_a_kernel_that_tells_a_worker_its_pss() -> None:
+    files = ("/app/main.py", "/gunicorn_conf.py")  # before Linux 4.14: no smaps_rollup
+    assert setting_error(lambda: _load({"MAX_WORKER_MEMORY_MB": "256"}, files)) == (
+        "MAX_WORKER_MEMORY_MB='256' is not valid: expected 0 on a kernel without /proc/self/smaps_rollup"
+        " (before Linux 4.14)"
+    )
+    assert _load({"MAX_WORKER_MEMORY_MB": "0"}, files).max_worker_memory_mb == 0
 
 
 # No state between readings: each one depends on its own environment, limits and files only.

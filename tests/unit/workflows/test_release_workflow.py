@@ -24,8 +24,29 @@ def test_the_base_check_runs_on_one_of_the_schedules() -> None:
 
 
 def test_nothing_is_built_when_no_base_moved() -> None:
+    for job in ("amd64", "arm64", "merge"):
+        assert "if: ${{ !cancelled() && !failure() && needs.plan.outputs.tags != '' }}" in _job(job)
+
+
+def test_a_push_waits_for_ci_instead_of_running_its_checks_again() -> None:
+    assert "nox -s lint" not in PUBLISH and "checks:" not in PUBLISH
+    assert "if: github.event_name == 'push'" in _job("ci")
+    assert "python3 -m bake.release.wait_for_ci" in _job("ci")
     for job in ("amd64", "arm64"):
-        assert "if: needs.plan.outputs.tags != ''" in _job(job)
+        assert "needs: [plan, ci]" in _job(job)
+
+
+def test_a_push_publishes_only_when_what_goes_into_an_image_changed() -> None:
+    paths = re.search(r"^  push:\n(?:    .*\n)*?    paths:\n((?:      - .*\n)+)", PUBLISH, re.MULTILINE)
+    assert paths, "push has a paths filter"
+    listed = re.findall(r'- "([^"]+)"', paths.group(1))
+    assert {"common/**", "images/**", "docker-bake.hcl"} <= set(listed)
+    assert not any(path.startswith(("docs", "README", "tests")) for path in listed)
+
+
+def test_registry_only_jobs_provision_no_build_tools() -> None:
+    assert "sudo ./setup-host.sh --release-only" in _job("merge")
+    assert "--no-emulation" not in _job("merge")
 
 
 def test_only_the_merge_may_ask_for_an_oidc_token() -> None:

@@ -11,6 +11,7 @@ from bake.core.matrix import DebianSuite, Image
 from bake.core.naming import image_references, local_reference, reference_strings
 from bake.core.reference import ImageReference, parse_reference
 from bake.paths import REPO_ROOT
+from tests.unit.source_scan import found_outside, matching_lines, python_sources
 
 SUITE = DebianSuite("bookworm", ())
 
@@ -73,21 +74,12 @@ NOT_IMAGE_REFERENCES = (
 )
 
 
-def _python_sources() -> list[Path]:
-    return [
-        REPO_ROOT / "noxfile.py",
-        *sorted((REPO_ROOT / "bake").rglob("*.py")),
-        *sorted((REPO_ROOT / "devtools").rglob("*.py")),
-        *sorted((REPO_ROOT / "tests").rglob("*.py")),
-    ]
+def _composed(line: str) -> bool:
+    return bool(COMPOSED.search(line)) and not any(allowed in line for allowed in NOT_IMAGE_REFERENCES)
 
 
 def composed_references(path: Path, root: Path = REPO_ROOT) -> list[str]:
-    return [
-        f"{path.relative_to(root)} line {number}: {line.strip()}"
-        for number, line in enumerate(path.read_text().splitlines(), 1)
-        if COMPOSED.search(line) and not any(allowed in line for allowed in NOT_IMAGE_REFERENCES)
-    ]
+    return matching_lines(path, _composed, root)
 
 
 def test_the_scan_finds_a_hand_made_reference(tmp_path: Path) -> None:
@@ -105,7 +97,7 @@ def test_the_scan_finds_a_hand_made_reference(tmp_path: Path) -> None:
 
 
 def test_no_image_reference_is_composed_outside_the_reference_module() -> None:
-    sources = _python_sources()
+    sources = python_sources()
     # A wrong REPO_ROOT would leave nothing to scan, and the check below would hold of nothing.
     assert {
         REPO_ROOT / "noxfile.py",
@@ -113,10 +105,5 @@ def test_no_image_reference_is_composed_outside_the_reference_module() -> None:
         REPO_ROOT / "devtools" / "__init__.py",
         Path(__file__).resolve(),
     } <= set(sources)
-    found = [
-        line
-        for path in sources
-        if path.name not in ("reference.py", "test_reference.py")
-        for line in composed_references(path)
-    ]
+    found = found_outside(("reference.py", "test_reference.py"), _composed)
     assert found == [], "compose these with bake.core.reference.ImageReference:\n" + "\n".join(found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,12 @@ import pytest
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-from bake.engine.sbom_scan.__main__ import SPDX_PREDICATE, main
-from bake.engine.sbom_scan.dpkg import installed_packages, licence_names
+from bake.engine.sbom_scan.__main__ import SPDX_PREDICATE, created_at, main
+from bake.engine.sbom_scan.dpkg import DebPackage, installed_packages, licence_names
 from bake.engine.sbom_scan.interpreter import find_interpreter
 from bake.engine.sbom_scan.licences import NOASSERTION, is_expression, python_licence
 from bake.engine.sbom_scan.python_dists import installed_distributions
-from bake.engine.sbom_scan.spdx import scan
+from bake.engine.sbom_scan.spdx import deb_package, scan
 
 STATUS = """\
 Package: libc6
@@ -161,10 +162,20 @@ def test_a_self_built_interpreter_is_read_from_its_headers_or_binary(tmp_path: P
     assert python["versionInfo"] == "3.12.13"
     assert python["externalRefs"] == [
         {
+            "referenceCategory": "SECURITY",
+            "referenceType": "cpe23Type",
+            "referenceLocator": "cpe:2.3:a:python:python:3.12.13:*:*:*:*:*:*:*",
+        },
+        {
+            "referenceCategory": "SECURITY",
+            "referenceType": "cpe23Type",
+            "referenceLocator": "cpe:2.3:a:python_software_foundation:python:3.12.13:*:*:*:*:*:*:*",
+        },
+        {
             "referenceCategory": "PACKAGE-MANAGER",
             "referenceType": "purl",
             "referenceLocator": "pkg:generic/python@3.12.13",
-        }
+        },
     ]
 
 
@@ -180,7 +191,7 @@ def test_the_document_is_valid_spdx_2_3(rootfs: Path, tmp_path: Path) -> None:
     assert libc["versionInfo"] == "2.36-9+deb12u9"
     assert libc["licenseDeclared"] == "LGPL-2.1-only"
     assert libc["externalRefs"][0]["referenceLocator"] == (
-        "pkg:deb/debian/libc6@2.36-9+deb12u9?arch=amd64&distro=debian-12"
+        "pkg:deb/debian/libc6@2.36-9+deb12u9?arch=amd64&distro=debian-12&upstream=glibc"
     )
     assert packages["uvicorn-worker"]["externalRefs"][0]["referenceLocator"] == "pkg:pypi/uvicorn-worker@0.4.0"
     assert packages["debian"]["primaryPackagePurpose"] == "OPERATING-SYSTEM"
@@ -232,3 +243,19 @@ def test_without_the_protocol_it_scans_a_directory(rootfs: Path, capsys: pytest.
     assert main([str(rootfs), "mine"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "mine"
     assert main(["/nonexistent"]) == 2
+
+
+def test_a_source_package_of_another_version_is_named_with_it() -> None:
+    """As syft writes it: `upstream=SOURCE@VERSION` where dpkg records `Source: SOURCE (VERSION)`."""
+    package = DebPackage("libgcc-s1", "12.2.0-14", "amd64", "gcc-12", (), "12.2.0-14+deb12u1")
+    locator = deb_package(package, "debian-12")["externalRefs"][0]["referenceLocator"]
+    assert (
+        locator
+        == "pkg:deb/debian/libgcc-s1@12.2.0-14?arch=amd64&distro=debian-12&upstream=gcc-12%4012.2.0-14%2Bdeb12u1"
+    )
+
+
+def test_the_document_is_dated_by_the_builds_source_date_epoch() -> None:
+    assert created_at({"SOURCE_DATE_EPOCH": "1796439090"}) == datetime(2026, 12, 5, 2, 51, 30, tzinfo=UTC)
+    assert created_at({"SOURCE_DATE_EPOCH": ""}) is None
+    assert created_at({}) is None

@@ -72,3 +72,47 @@ def test_attestation_manifests_are_found_by_the_image_they_describe() -> None:
         ]
     }
     assert attestation_manifests(index) == {PLATFORM: attestation}
+
+
+# As docker/buildkit-syft-scanner writes an official image's SBOM: the image as a root
+# package, CPython found by syft's binary classifier as `python`, each distribution under the
+# name its metadata gives (one found twice, by two catalogers), Debian packages with syft's
+# purl qualifiers.
+SYFT_SBOM = {
+    "spdxVersion": "SPDX-2.3",
+    "creationInfo": {"creators": ["Organization: Anchore, Inc", "Tool: syft-v1.x"]},
+    "packages": [
+        {"name": "/run/src/core/sbom", "SPDXID": "SPDXRef-DocumentRoot-Directory-run-src-core-sbom"},
+        {
+            "name": "python",
+            "versionInfo": "3.11.14",
+            "externalRefs": [
+                {"referenceType": "cpe23Type", "referenceLocator": "cpe:2.3:a:python:python:3.11.14:*:*:*:*:*:*:*"},
+                {"referenceType": "purl", "referenceLocator": "pkg:generic/python@3.11.14"},
+            ],
+        },
+        {"name": "gunicorn", "versionInfo": "27.0.1"},
+        {"name": "gunicorn", "versionInfo": "27.0.1"},
+        {"name": "uvicorn", "versionInfo": "0.54.0"},
+        {"name": "uvicorn-worker", "versionInfo": "0.4.0"},
+        {
+            "name": "libc6",
+            "versionInfo": "2.36-9+deb12u13",
+            "externalRefs": [
+                {
+                    "referenceType": "purl",
+                    "referenceLocator": (
+                        "pkg:deb/debian/libc6@2.36-9+deb12u13?arch=amd64&upstream=glibc&distro=debian-12"
+                    ),
+                }
+            ],
+        },
+    ],
+}
+
+
+def test_an_sbom_of_buildkits_standard_generator_passes_the_same_check() -> None:
+    expected = {"python": "3.11.14", "gunicorn": "27.0.1", "uvicorn": "0.54.0", "uvicorn-worker": "0.4.0"}
+    assert check_sbom(PLATFORM, SYFT_SBOM, expected) == len(SYFT_SBOM["packages"])
+    with pytest.raises(AttestationError, match=r"does not list python 3\.11\.15"):
+        check_sbom(PLATFORM, SYFT_SBOM, {**expected, "python": "3.11.15"})

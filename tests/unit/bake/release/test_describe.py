@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from bake.paths import README
-from bake.release.describe import MAX_DESCRIPTION, update_description
+from bake.release.describe import MAX_DESCRIPTION, description_size, update_description
 from bake.release.publish import PublishError
 
 
@@ -76,6 +76,15 @@ def test_a_readme_too_long_for_the_hub_is_refused_not_cut(hub: str) -> None:
     assert FakeHub.requests_seen == []
 
 
+def test_the_limit_counts_bytes_not_characters(hub: str) -> None:
+    """25,000 characters of which some take two bytes in UTF-8 are over the Hub's limit."""
+    readme = "é" * 10 + "x" * (MAX_DESCRIPTION - 10)
+    assert len(readme) == MAX_DESCRIPTION
+    with requests.Session() as session, pytest.raises(PublishError, match=rf"has {MAX_DESCRIPTION + 10} bytes"):
+        update_description(hub, "acme/x", "bot", "right", readme, session)
+    assert FakeHub.requests_seen == []
+
+
 def test_the_readme_fits_the_hubs_limit() -> None:
     """The publishing workflow sets the Hub description from README.md and refuses a longer one."""
-    assert len(README.read_text()) <= MAX_DESCRIPTION, "move maintainer documentation to docs/"
+    assert description_size(README.read_text()) <= MAX_DESCRIPTION, "move maintainer documentation to docs/"

@@ -23,7 +23,7 @@ LAYERS = {
 
 
 def _publication(image: Image, source: str, family: str = "registry.example/acme/ug") -> Publication:
-    return Publication(image, source, "sha256:index", family, "2026-11-24")
+    return Publication(image, source, "sha256:index", {}, family, "2026-11-24")
 
 
 def _layers(publication: Publication) -> dict[str, list[str]]:
