@@ -402,7 +402,7 @@ def test_uvicorn_serves_the_app_in_the_access_layer_without_its_own_line(reload:
     settings = _settings({"PROCESS_MANAGER": "uvicorn"})
     assert make(settings)[3:5] == [launch.ACCESS_LAYER, "--factory"]
     assert "--no-access-log" in make(settings)
-    assert make(_settings({"PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": ""}))[1] == "main:app"
+    assert make(_settings({"PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": ""}))[3] == "main:app"
 
 
 def test_unix_socket_for_uvicorn() -> None:
