@@ -224,6 +224,38 @@ def test_layered_user_config(
         assert notices == []
 
 
+def test_the_image_serves_access_lines_before_the_files_own_hook(
+    workers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from uvicorn_gunicorn_runtime import access_lines
+
+    served: list[object] = []
+    monkeypatch.setattr(access_lines, "serve_access_lines", lambda worker: served.append(("image", worker)))
+    conf = workers / "my_conf.py"
+    conf.write_text("access_log_format = 'own %(m)s'\ndef post_worker_init(worker):\n    worker.append('own')\n")
+    settings = layered_user_config({"GUNICORN_CONF": str(conf)})
+    worker: list[str] = []
+    hook = settings["post_worker_init"]
+    assert callable(hook)
+    hook(worker)
+    assert served == [("image", worker)] and worker == ["own"]
+    assert settings["access_log_format"] == "own %(m)s"
+    without_hook = workers / "plain_conf.py"
+    without_hook.write_text("access_log_format = 'own %(m)s'\n")
+    settings = layered_user_config({"GUNICORN_CONF": str(without_hook), "ACCESS_LOG_FORMAT": "env %(m)s"})
+    assert settings["access_log_format"] == "env %(m)s"  # the variable over the file, as WORKER_CLASS
+    assert settings["post_worker_init"] is access_lines.serve_access_lines
+
+
+def test_a_files_hook_gunicorn_would_refuse_is_named_in_one_line(workers: Path) -> None:
+    conf = workers / "my_conf.py"
+    conf.write_text("def post_worker_init():\n    pass\n")
+    with pytest.raises(SettingError) as error:
+        layered_user_config({"GUNICORN_CONF": str(conf)})
+    assert str(error.value).startswith(f"GUNICORN_CONF={str(conf)!r}: post_worker_init=<function post_worker_init")
+    assert "TypeError: Value must have an arity of: 1" in str(error.value)
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [
@@ -364,6 +396,15 @@ def test_uvicorn_command_carries_the_shared_settings() -> None:
         assert expected in text, expected
 
 
+@pytest.mark.parametrize("reload", [False, True])
+def test_uvicorn_serves_the_app_in_the_access_layer_without_its_own_line(reload: bool) -> None:
+    make = reload_command if reload else uvicorn_command
+    settings = _settings({"PROCESS_MANAGER": "uvicorn"})
+    assert make(settings)[3:5] == [launch.ACCESS_LAYER, "--factory"]
+    assert "--no-access-log" in make(settings)
+    assert make(_settings({"PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": ""}))[3] == "main:app"
+
+
 def test_unix_socket_for_uvicorn() -> None:
     command = uvicorn_command(_settings({"PROCESS_MANAGER": "uvicorn", "BIND": "unix:/tmp/s.sock"}))
     assert "--uds /tmp/s.sock" in " ".join(command)
@@ -486,7 +527,7 @@ def test_a_factory_as_the_original_image_took_it(modules: Path, env: dict[str, s
     assert settings.app.spec == spec and settings.app.describe() == named
     assert getattr(load_app(settings.app), "__name__", None) == "app"
     assert gunicorn_command(settings)[-1] == spec
-    uvicorn = uvicorn_command(_settings({**env, "PROCESS_MANAGER": "uvicorn"}))
+    uvicorn = uvicorn_command(_settings({**env, "PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": ""}))
     assert uvicorn[3:5] == ["probe_app:create_app", "--factory"]
 
 
