@@ -462,17 +462,10 @@ def test_main_hands_its_reading_to_gunicorn(launched: list[list[str]], monkeypat
     """Gunicorn's configuration file takes it (see test_gunicorn_server): the container is read
     once. The memory ceiling and the drain go to Gunicorn's application, whichever configuration
     file runs."""
-    handed: list[tuple[Settings | None, int, int]] = []
+    handed: list[dict[str, object]] = []
 
-    def serve(
-        app: AppTarget,
-        command: list[str],
-        mark_dead_workers: bool = False,
-        handed_over: Settings | None = None,
-        memory_ceiling_mb: int = 0,
-        drain_seconds: int = 0,
-    ) -> int:
-        handed.append((handed_over, memory_ceiling_mb, drain_seconds))
+    def serve(app: AppTarget, command: list[str], **options: object) -> int:
+        handed.append(options)
         raise Exec
 
     monkeypatch.setattr(sys.modules["uvicorn_gunicorn_runtime.gunicorn_server"], "serve", serve)
@@ -481,9 +474,11 @@ def test_main_hands_its_reading_to_gunicorn(launched: list[list[str]], monkeypat
     monkeypatch.setenv("DRAIN_SECONDS", "15")
     with pytest.raises(Exec):
         launch.main(["launch"])
-    [(reading, ceiling, drain_seconds)] = handed
-    assert reading is not None
-    assert (reading.app.spec, reading.workers.count, ceiling, drain_seconds) == ("probe_app:app", 3, 200, 15)
+    [options] = handed
+    reading = options["handed_over"]
+    assert isinstance(reading, Settings)
+    assert (reading.app.spec, reading.workers.count) == ("probe_app:app", 3)
+    assert (options["memory_ceiling_mb"], options["drain_seconds"]) == (200, 15)
 
 
 @pytest.mark.parametrize(("ceiling", "warns"), [("128", False), ("200", True), ("0", False)])
