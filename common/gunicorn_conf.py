@@ -11,6 +11,7 @@ import json
 import os
 import sys
 
+from uvicorn_gunicorn_runtime.access_lines import serve_access_lines
 from uvicorn_gunicorn_runtime.environment import SettingError
 from uvicorn_gunicorn_runtime.settings import load_for_gunicorn
 from uvicorn_gunicorn_runtime.workers import UVICORN_WORKER_CLASSES
@@ -53,5 +54,9 @@ if _settings.log_format == "json":
     logger_class = "uvicorn_gunicorn_runtime.logs.JsonLogger"
 else:
     logger_class = "uvicorn_gunicorn_runtime.logs.BufferedAccessLogger"
+if _settings.access_log_format is not None:
+    access_log_format = _settings.access_log_format
+# Each worker's access lines: the image's layer around the application, in place of Uvicorn's line.
+post_worker_init = serve_access_lines
 
 print(json.dumps(_settings.summary()), flush=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import math
+import tarfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import ExecWaitStrategy, HttpWaitStrategy, WaitStrategy
@@ -134,6 +136,14 @@ class Server(ServerReader):
 
     def python(self, code: str) -> str:
         return self.run("python", "-c", code).strip()
+
+    def file_text(self, path: str) -> str:
+        """A file's text from the container, running or stopped."""
+        chunks, _ = self.container.get_wrapped_container().get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+            member = archive.extractfile(PurePosixPath(path).name)
+            assert member is not None, f"{path} is not a file"
+            return member.read().decode()
 
     def cpu_count(self) -> int:
         """os.cpu_count() in the container: the host's CPUs, whatever the container's limits."""

@@ -65,6 +65,19 @@ BAD_SETTINGS = [
         False,
     ),
     ({"WORKER_CLASS": "json.JSONDecoder"}, "WORKER_CLASS='json.JSONDecoder' is not a Gunicorn worker class", False),
+    ({"ACCESS_LOG_EXCLUDE_PATHS": "/health,metrics"}, "ACCESS_LOG_EXCLUDE_PATHS='/health,metrics' is not valid", True),
+    ({"ACCESS_LOG_FORMAT": "%(h)s %(nope)s"}, "ACCESS_LOG_FORMAT='%(h)s %(nope)s' is not valid", True),
+    ({"ACCESS_LOG_FORMAT": "%(h)s %s"}, "ACCESS_LOG_FORMAT='%(h)s %s' is not valid", False),
+    (
+        {"GUNICORN_CMD_ARGS": "--access-logformat '%(h)s %(s)d%'"},
+        "access_log_format='%(h)s %(s)d%' is not valid",
+        False,
+    ),
+    (
+        {"PROCESS_MANAGER": "uvicorn", "ACCESS_LOG_FORMAT": "%(U"},
+        "ACCESS_LOG_FORMAT='%(U' is not valid",
+        False,
+    ),
     (
         {"PROCESS_MANAGER": "uvicorn", "WORKER_CLASS": "app.workers.MyWorker"},
         "WORKER_CLASS='app.workers.MyWorker' is not valid",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,11 +166,16 @@ def image_site_packages(image: ImageUnderTest) -> str:
     return f"/usr/local/lib/python{version}/site-packages/"
 
 
-def _recipe_params() -> Iterator[object]:
-    for name in RECIPES:
-        for server in SERVERS:
-            marks = [pytest.mark.every_platform] if (name, server) == ("uv", "start") else []
-            yield pytest.param(name, server, marks=marks, id=f"{name}-{server}")
+def _recipe_params() -> list[object]:
+    return [
+        pytest.param(name, server, marks=_recipe_marks(name, server), id=f"{name}-{server}")
+        for name in RECIPES
+        for server in SERVERS
+    ]
+
+
+def _recipe_marks(name: str, server: str) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.every_platform] if (name, server) == ("uv", "start") else []
 
 
 @pytest.mark.parametrize(("name", "server"), _recipe_params())

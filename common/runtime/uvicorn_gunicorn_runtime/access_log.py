@@ -9,10 +9,11 @@ is killed outright (SIGKILL, out of memory) loses what its buffer held: at most 
 seconds of its lines. ACCESS_LOG_FLUSH_SECONDS=0 writes each line at once, through the
 standard logging path. The error log is never buffered.
 
-With the plain `%(message)s` format (the image's text default) or the image's JSON
-formatter, uvicorn.access is an AccessLogger: its `info` makes the one line itself instead
-of building a LogRecord and walking the stack for it, which is most of what an access line
-costs; any other handler, filter or format goes the standard way.
+With the plain `%(message)s` format (the image's text default under Gunicorn), the image's
+AccessTextFormatter (its text under Uvicorn) or its JSON formatter, a buffered handler says
+so (`text_prefix`, `json`): the access layer then puts the line into the buffer itself instead
+of building a LogRecord, which is most of what a line costs through logging (see access_lines);
+any other handler, filter or format goes the standard way.
 """
 
 from __future__ import annotations
@@ -24,16 +25,14 @@ import signal
 import sys
 import threading
 import weakref
-from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO
 
 from uvicorn_gunicorn_runtime.environment import Environment, access_log_flush_seconds
-from uvicorn_gunicorn_runtime.json_format import ACCESS_LOGGER, JsonFormatter
+from uvicorn_gunicorn_runtime.json_format import JsonFormatter
 
-# An access line made from the logging call's message and arguments, without a LogRecord.
-DirectLine = Callable[[object, tuple[object, ...]], str]
-
+# The logger of the image's access lines, under either process manager (see access_lines).
+ACCESS_LOGGER = "uvicorn_gunicorn.access"
 BUFFER_BYTES = 64 * 1024
 # A signal handler may interrupt the thread that holds a buffer's lock: it waits this long.
 SIGNAL_FLUSH_WAIT_SECONDS = 0.5
@@ -44,29 +43,42 @@ def flush_seconds() -> float:
     return access_log_flush_seconds(Environment(os.environ))
 
 
+# Which process this is: a number that each fork changes in the child, cheaper to compare on
+# every line than the pid to ask the kernel for.
+_process = 0
+
+
+def _forked() -> None:
+    global _process
+    _process += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 class LineBuffer:
-    """Encoded lines for one file descriptor, written out together. The thread that writes
-    them periodically starts with the first line in each process: the master creates the
-    buffer, and a thread would not survive the fork into a worker anyway. Without a file
-    descriptor (None: detached) lines are kept until one is attached."""
+    """Lines for one file descriptor, written out together, encoded as they go out: one
+    encode per write, not per line (`max_bytes` counts characters, the bytes of ASCII text).
+    The thread that writes them periodically starts with the first line in each process: the
+    master creates the buffer, and a thread would not survive the fork into a worker anyway.
+    Without a file descriptor (None: detached) lines are kept until one is attached."""
 
     def __init__(self, fd: int | None, interval: float, max_bytes: int = BUFFER_BYTES) -> None:
         self._fd: int | None = fd
         self._interval = interval
         self._max_bytes = max_bytes
-        self._lines: list[bytes] = []
+        self._lines: list[str] = []
         self._size = 0
         self._lock = threading.Lock()
-        self._flusher_pid: int | None = None
+        self._flusher_process: int | None = None  # the _process it was started in
         self._failed = False
 
     def write(self, line: str) -> None:
-        data = line.encode("utf-8", "backslashreplace") + b"\n"
-        if self._flusher_pid != os.getpid():
+        if self._flusher_process != _process:
             self._start_flusher()  # before taking the lock, which the fork may have copied held
         with self._lock:
-            self._lines.append(data)
-            self._size += len(data)
+            self._lines.append(line)
+            self._size += len(line) + 1
             if self._size >= self._max_bytes:
                 self._write_out()
 
@@ -92,7 +104,8 @@ class LineBuffer:
         if not self._lines or self._fd is None:
             return
         fd = self._fd
-        view = memoryview(b"".join(self._lines))
+        self._lines.append("")  # the last line's newline
+        view = memoryview("\n".join(self._lines).encode("utf-8", "backslashreplace"))
         self._lines.clear()
         self._size = 0
         try:
@@ -106,7 +119,7 @@ class LineBuffer:
     def _start_flusher(self) -> None:
         """Once per process, from the first line's thread: Uvicorn writes access lines from its
         event loop's thread only."""
-        self._flusher_pid = os.getpid()
+        self._flusher_process = _process
         self._lock = threading.Lock()
         threading.Thread(target=self._flush_periodically, name="access-log-flush", daemon=True).start()
         atexit.register(self.flush)
@@ -117,16 +130,36 @@ class LineBuffer:
             self.flush()
 
 
-class _BufferedLines(logging.Handler):
-    """What both buffered handlers do: each line into their LineBuffer, and the format that
-    the short way of AccessLogger may make without a LogRecord."""
+class AccessTextFormatter(logging.Formatter):
+    """A line as `prefix` and the message: Uvicorn's `INFO:     ` before access lines under
+    its own process manager, without its colours."""
+
+    def __init__(self, prefix: str = "") -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.prefix + record.getMessage()
+
+
+class BufferedLines(logging.Handler):
+    """What both buffered handlers do: each line into their LineBuffer; and whether their
+    format is one the access layer may make itself, without a LogRecord: `prefix + message`
+    (text_prefix), or the JSON formatter's line (json)."""
 
     buffer: LineBuffer
-    direct_line: DirectLine | None = None
+    text_prefix: str | None = None
+    json: JsonFormatter | None = None
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:  # logging's name
         super().setFormatter(fmt)
-        self.direct_line = direct_line(fmt)
+        self.text_prefix = self.json = None
+        if type(fmt) is AccessTextFormatter:
+            self.text_prefix = fmt.prefix
+        elif type(fmt) is logging.Formatter and fmt._fmt == "%(message)s":
+            self.text_prefix = ""
+        elif type(fmt) is JsonFormatter:
+            self.json = fmt
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -138,7 +171,7 @@ class _BufferedLines(logging.Handler):
         self.buffer.flush()
 
 
-class BufferedAccessHandler(_BufferedLines, logging.StreamHandler):  # type: ignore[type-arg]
+class BufferedAccessHandler(BufferedLines, logging.StreamHandler):  # type: ignore[type-arg]
     """A StreamHandler (standard output by default) whose lines go through a LineBuffer."""
 
     def __init__(self, stream: TextIO | None = None, interval: float | None = None) -> None:
@@ -149,7 +182,7 @@ class BufferedAccessHandler(_BufferedLines, logging.StreamHandler):  # type: ign
         flush_before_sigterm()  # Uvicorn's own workers configure logging before they serve
 
 
-class BufferedAccessFileHandler(_BufferedLines, logging.FileHandler):
+class BufferedAccessFileHandler(BufferedLines, logging.FileHandler):
     """A FileHandler (ACCESS_LOG=/path, /dev/null included) whose lines go through a
     LineBuffer. Gunicorn reopens log files on SIGUSR1 (log rotation) by closing the handler,
     which writes the buffer out to the old file, and opening it again: the buffer follows."""
@@ -169,58 +202,6 @@ class BufferedAccessFileHandler(_BufferedLines, logging.FileHandler):
     def close(self) -> None:
         self.buffer.detach()
         super().close()
-
-
-BUFFERED_HANDLERS = (BufferedAccessHandler, BufferedAccessFileHandler)
-
-
-def direct_line(fmt: logging.Formatter | None) -> DirectLine | None:
-    """How `fmt`'s access line is made without a LogRecord, for the formats where that gives
-    the same line; None for any other."""
-    if type(fmt) is logging.Formatter and fmt._fmt == "%(message)s":
-        return _message
-    if type(fmt) is JsonFormatter:
-        return fmt.access_line
-    return None
-
-
-def _message(msg: object, args: tuple[object, ...]) -> str:
-    return str(msg) % args if args else str(msg)
-
-
-class AccessLogger(logging.Logger):
-    """uvicorn.access, with a short way for lines that only a buffered handler with a direct
-    line format would write: the same line, without a LogRecord."""
-
-    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
-        handlers = self.handlers
-        if (
-            not kwargs
-            and len(handlers) == 1
-            and isinstance(handler := handlers[0], BUFFERED_HANDLERS)
-            and (line := handler.direct_line) is not None
-            and not handler.filters
-            and not self.filters
-            and self.isEnabledFor(logging.INFO)
-            and handler.level <= logging.INFO
-        ):
-            handler.buffer.write(line(msg, args))
-        else:
-            super().info(msg, *args, **kwargs)
-
-
-def install_access_logger() -> None:
-    """Makes uvicorn.access an AccessLogger, if nothing has asked for it yet: Gunicorn's
-    master calls this before creating the workers that ask for it (see logs)."""
-    manager = logging.Logger.manager
-    if ACCESS_LOGGER in manager.loggerDict:
-        return
-    previous = manager.loggerClass
-    manager.setLoggerClass(AccessLogger)
-    try:
-        logging.getLogger(ACCESS_LOGGER)
-    finally:
-        manager.loggerClass = previous
 
 
 _BUFFERS: weakref.WeakSet[LineBuffer] = weakref.WeakSet()

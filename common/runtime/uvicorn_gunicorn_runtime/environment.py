@@ -20,6 +20,8 @@ WHOLE_NUMBER = r"[0-9]{1,20}"
 DECIMAL = r"[0-9]{1,20}\.?[0-9]{0,20}|\.[0-9]{1,20}"
 # It goes into the health check's request line as written: printable ASCII, no space.
 HEALTHCHECK_PATH_FORM = r"/[!-~]*"
+# A path as the application sees it (decoded, without the query): no space, no comma.
+EXCLUDED_PATH_FORM = r"/[^\s,]*"
 
 
 class SettingError(ValueError):
@@ -102,7 +104,8 @@ class Environment:
 
 
 # Settings that processes other than the launcher read again, by the same rules: the workers
-# (ACCESS_LOG_FLUSH_SECONDS) and the health check (HEALTHCHECK_PATH) need no more than this module.
+# (ACCESS_LOG_FLUSH_SECONDS, ACCESS_LOG_EXCLUDE_PATHS) and the health check (HEALTHCHECK_PATH)
+# need no more than this module.
 
 
 def access_log_flush_seconds(env: Environment) -> float:
@@ -117,3 +120,18 @@ def healthcheck_path(env: Environment) -> str | None:
     if value is not None and not re.fullmatch(HEALTHCHECK_PATH_FORM, value):
         raise invalid("HEALTHCHECK_PATH", value, "a path starting with /, such as /health, in ASCII without spaces")
     return value
+
+
+def access_log_exclude_paths(env: Environment) -> tuple[str, ...]:
+    """ACCESS_LOG_EXCLUDE_PATHS: comma-separated paths whose requests write no access line,
+    each matched whole against the request's path (without the query). Read by the launcher
+    at start, and again by each worker's access layer."""
+    value = env.text("ACCESS_LOG_EXCLUDE_PATHS")
+    if value is None:
+        return ()
+    paths = tuple(path.strip() for path in value.split(","))
+    if not all(re.fullmatch(EXCLUDED_PATH_FORM, path) for path in paths):
+        raise invalid(
+            "ACCESS_LOG_EXCLUDE_PATHS", value, "comma-separated paths, each starting with /, such as /health,/metrics"
+        )
+    return paths

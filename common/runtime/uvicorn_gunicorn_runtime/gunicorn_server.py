@@ -32,6 +32,7 @@ from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
+from uvicorn_gunicorn_runtime.access_format import check_format
 from uvicorn_gunicorn_runtime.access_log import flush_before_sigterm
 from uvicorn_gunicorn_runtime.app_import import load_app
 from uvicorn_gunicorn_runtime.discovery import IMAGE_GUNICORN_CONF, AppTarget
@@ -105,6 +106,7 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
 
     def load_config(self) -> None:
         super().load_config()
+        _check_access_log_format(self.cfg.access_log_format)
         configured = self.cfg.pre_fork  # the application's own hook, or Gunicorn's no-op
 
         def pre_fork(server: Arbiter, worker: Worker) -> None:
@@ -152,6 +154,17 @@ class ImageApplication(WSGIApplication):  # type: ignore[misc]  # Gunicorn ships
         except SettingError as error:
             self.failures.write(str(error))
             sys.exit(Arbiter.APP_LOAD_ERROR)
+
+
+def _check_access_log_format(access_log_format: str) -> None:
+    """Gunicorn's access_log_format as it finally is (a configuration file's, or
+    GUNICORN_CMD_ARGS'), checked before any worker renders it: an atom Gunicorn does not know
+    is `-`, as in Gunicorn, but a format that cannot render stops the start in one line."""
+    try:
+        check_format("access_log_format", access_log_format, known_atoms_only=False)
+    except SettingError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def _run_config_file(filename: str, namespace: Mapping[str, object]) -> dict[str, object]:

@@ -36,6 +36,8 @@ from uvicorn_gunicorn_runtime.workers import H11_WORKER_CLASS, renamed_worker_cl
 
 # Gunicorn's --config when the application brings its own file (see that module).
 USER_CONF_LAYER = Path(__file__).with_name("user_gunicorn_conf.py")
+# What Uvicorn serves with the access log on: a factory of the application in the access layer.
+ACCESS_LAYER = "uvicorn_gunicorn_runtime.access_lines:uvicorn_app"
 
 
 def _listen_arguments(bind: str) -> list[str]:
@@ -49,10 +51,14 @@ def _listen_arguments(bind: str) -> list[str]:
 
 
 def _uvicorn_common(settings: Settings, logging_config: Path | None) -> list[str]:
+    """Uvicorn's own access line is always off: with the access log on, Uvicorn serves the
+    application inside the image's access layer (see access_lines), which writes the lines."""
     app = settings.app
-    arguments = [f"{app.module}:{app.variable}", *(["--factory"] if app.factory else [])]
-    arguments += [*_listen_arguments(settings.bind), "--log-level", settings.log_level]
-    arguments += ["--access-log"] if settings.access_log else ["--no-access-log"]
+    if settings.access_log:
+        arguments = [ACCESS_LAYER, "--factory"]
+    else:
+        arguments = [f"{app.module}:{app.variable}", *(["--factory"] if app.factory else [])]
+    arguments += [*_listen_arguments(settings.bind), "--log-level", settings.log_level, "--no-access-log"]
     if logging_config is not None:
         arguments += ["--log-config", str(logging_config)]
     return arguments
@@ -101,11 +107,11 @@ def _uvicorn_server(settings: Settings, reload: bool) -> list[str]:
     return uvicorn_command(settings, _uvicorn_logging(settings, settings.access_log_flush_seconds > 0))
 
 
-def _uvicorn_logging(settings: Settings, buffered: bool) -> Path | None:
+def _uvicorn_logging(settings: Settings, buffered: bool) -> Path:
     from uvicorn_gunicorn_runtime.uvicorn_logging import write_logging_config
 
     try:
-        return write_logging_config(settings.log_format, buffered)
+        return write_logging_config(settings.log_format, buffered, settings.log_level)
     except OSError as error:
         raise SettingError(f"Uvicorn's logging configuration cannot be written: {error}") from None
 

@@ -34,11 +34,11 @@ import socket
 import sys
 import time
 from asyncio.selector_events import BaseSelectorEventLoop
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 from uvicorn.server import Server, ServerState
 
+from uvicorn_gunicorn_runtime.asgi import ASGIApp, Receive, Scope, Send
 from uvicorn_gunicorn_runtime.worker_memory import MemoryCeiling
 
 CONNECTION_CLOSE = (b"connection", b"close")
@@ -48,11 +48,6 @@ POLL_SECONDS = 0.05
 MEMORY_CHECK_SECONDS = 1.0
 # Uvicorn's own methods, which the server's are made of here (see drain_before_recycling).
 UVICORNS_STARTUP, UVICORNS_SHUTDOWN, UVICORNS_TICK = Server.startup, Server.shutdown, Server.on_tick
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("uvicorn.error")
 

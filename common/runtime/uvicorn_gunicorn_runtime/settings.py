@@ -13,10 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from uvicorn_gunicorn_runtime.access_format import access_log_format
 from uvicorn_gunicorn_runtime.binding import bind_from
 from uvicorn_gunicorn_runtime.discovery import AppTarget, discover_app, gunicorn_conf
 from uvicorn_gunicorn_runtime.environment import (
     Environment,
+    access_log_exclude_paths,
     access_log_flush_seconds,
     healthcheck_path,
     invalid,
@@ -72,6 +74,8 @@ class Settings:
     log_format: str
     access_log: str | None
     access_log_flush_seconds: float  # 0: each line written at once (see access_log)
+    access_log_format: str | None  # Gunicorn's atoms; None: the image's own line (see access_format)
+    access_log_exclude_paths: tuple[str, ...]  # requests to these paths write no access line
     error_log: str | None
     worker_class: str
     timeout: int
@@ -91,6 +95,7 @@ class Settings:
         """The effective settings, as printed in one JSON line at start."""
         summary = asdict(self)
         summary["app"] = self.app.spec
+        summary["access_log_exclude_paths"] = list(self.access_log_exclude_paths)  # as JSON has it
         if self.virtual_env is not None:
             from uvicorn_gunicorn_runtime import server_stack  # importlib.metadata: ~20 ms, for a virtual env only
 
@@ -126,6 +131,8 @@ def load_settings(
         log_format=env.choice("LOG_FORMAT", "text", LOG_FORMATS),
         access_log=_log_target(env, "ACCESS_LOG"),
         access_log_flush_seconds=access_log_flush_seconds(env),
+        access_log_format=access_log_format(env),
+        access_log_exclude_paths=access_log_exclude_paths(env),
         error_log=_log_target(env, "ERROR_LOG"),
         worker_class=worker_class_from(env),
         timeout=env.integer("TIMEOUT", 120, minimum=0),

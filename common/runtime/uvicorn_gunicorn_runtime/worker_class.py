@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from uvicorn_gunicorn_runtime.app_import import import_failure, one_line
 from uvicorn_gunicorn_runtime.environment import Environment, SettingError
@@ -79,6 +80,32 @@ def layered_user_config(environ: Mapping[str, str]) -> dict[str, object]:
     # The same lines, batched (ACCESS_LOG_FLUSH_SECONDS=0: one write per line); a file that
     # names its own logger class keeps it.
     settings.setdefault("logger_class", BUFFERED_LOGGER_CLASS)
+    # The image's access lines (see access_lines), in the file's format unless ACCESS_LOG_FORMAT
+    # (the launcher checked it) is set; then the file's own hook, if it has one.
+    access_log_format = Environment(environ).text("ACCESS_LOG_FORMAT")
+    if access_log_format is not None:
+        settings["access_log_format"] = access_log_format
+    settings["post_worker_init"] = _serving_access_lines(settings.get("post_worker_init"), path)
     settings.setdefault("proc_name", f"{environ.get('APP_MODULE', '')} -c {path}".strip())
     print(f"notice: Gunicorn runs the application's own configuration file {path}", flush=True)
     return {name: value for name, value in settings.items() if not name.startswith("__")}
+
+
+def _serving_access_lines(configured: object, path: str) -> Callable[[Any], None]:
+    """Gunicorn's post_worker_init hook: the image's, then the file's own."""
+    from gunicorn.config import validate_callable
+
+    from uvicorn_gunicorn_runtime.access_lines import serve_access_lines
+
+    if configured is None:
+        return serve_access_lines
+    try:  # Gunicorn's own check: a callable of one argument, or the import path of one
+        hook: Callable[[Any], None] = validate_callable(1)(configured)
+    except Exception as error:
+        raise SettingError(f"GUNICORN_CONF={path!r}: post_worker_init={configured!r}: {one_line(error)}") from None
+
+    def post_worker_init(worker: Any) -> None:
+        serve_access_lines(worker)
+        hook(worker)
+
+    return post_worker_init

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 
 import pytest
 from uvicorn_gunicorn_runtime import settings as settings_module
@@ -21,3 +22,12 @@ def container_readings(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
 
     monkeypatch.setattr(settings_module, "load_from_container", load_from_container)
     return readings
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    """A pipe's (read, write) descriptors, closed afterwards."""
+    read, write = os.pipe()
+    yield read, write
+    os.close(read)
+    os.close(write)

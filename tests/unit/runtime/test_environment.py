@@ -4,6 +4,7 @@ import pytest
 from uvicorn_gunicorn_runtime.environment import (
     Environment,
     SettingError,
+    access_log_exclude_paths,
     access_log_flush_seconds,
     decimal_times,
     healthcheck_path,
@@ -87,3 +88,20 @@ def test_access_log_flush_seconds_from_0_to_1(value: str) -> None:
 def test_healthcheck_path_is_none_when_unset() -> None:
     assert healthcheck_path(Environment({})) is None
     assert healthcheck_path(Environment({"HEALTHCHECK_PATH": "/live"})) == "/live"
+
+
+@pytest.mark.parametrize(
+    ("value", "paths"),
+    [("", ()), ("/health", ("/health",)), ("/health, /metrics ,/caf\u00e9", ("/health", "/metrics", "/caf\u00e9"))],
+)
+def test_access_log_exclude_paths(value: str, paths: tuple[str, ...]) -> None:
+    assert access_log_exclude_paths(Environment({"ACCESS_LOG_EXCLUDE_PATHS": value})) == paths
+
+
+@pytest.mark.parametrize("value", ["health", "/health,metrics", "/health,", "/a b", ",/x", "/health,,/metrics"])
+def test_access_log_exclude_paths_are_paths(value: str) -> None:
+    env = Environment({"ACCESS_LOG_EXCLUDE_PATHS": value})
+    assert setting_error(lambda: access_log_exclude_paths(env)) == (
+        f"ACCESS_LOG_EXCLUDE_PATHS={value!r} is not valid: expected comma-separated paths, each starting with /,"
+        " such as /health,/metrics"
+    )

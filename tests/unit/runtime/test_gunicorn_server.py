@@ -91,3 +91,43 @@ def test_a_broken_configuration_file_fails_as_under_gunicorn(
         _application(reading({}))
     assert stopped.value.code == 1
     assert capsys.readouterr().err.startswith(f"Failed to read config file: {broken}\nTraceback")
+
+
+def test_the_image_serves_access_lines_in_each_worker(
+    gunicorn_argv: list[str], container_readings: list[Settings]
+) -> None:
+    from uvicorn_gunicorn_runtime.access_lines import serve_access_lines
+
+    application = _application(reading({"ACCESS_LOG_FORMAT": "%(m)s %(U)s"}))
+    assert application.cfg.post_worker_init is serve_access_lines
+    assert application.cfg.access_log_format == "%(m)s %(U)s"
+
+
+@pytest.mark.parametrize(
+    ("format_arguments", "error"),
+    [
+        ("'%(h)s %(s)d%'", "error: access_log_format='%(h)s %(s)d%' is not valid: expected %(atom)s placeholders"),
+        ("'%(a)d'", "error: access_log_format='%(a)d' is not valid: expected a format each atom's value fits"),
+    ],
+)
+def test_an_access_log_format_that_cannot_render_stops_the_start_in_one_line(
+    gunicorn_argv: list[str],
+    container_readings: list[Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    format_arguments: str,
+    error: str,
+) -> None:
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", f"--access-logformat {format_arguments}")
+    with pytest.raises(SystemExit) as stopped:
+        _application(reading({}))
+    assert stopped.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(error)
+
+
+def test_an_unknown_atom_in_gunicorns_own_format_is_left_to_show_a_dash(
+    gunicorn_argv: list[str], container_readings: list[Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--access-logformat '%(h)s %(nope)s'")
+    assert _application(reading({})).cfg.access_log_format == "%(h)s %(nope)s"

@@ -224,6 +224,38 @@ def test_layered_user_config(
         assert notices == []
 
 
+def test_the_image_serves_access_lines_before_the_files_own_hook(
+    workers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from uvicorn_gunicorn_runtime import access_lines
+
+    served: list[object] = []
+    monkeypatch.setattr(access_lines, "serve_access_lines", lambda worker: served.append(("image", worker)))
+    conf = workers / "my_conf.py"
+    conf.write_text("access_log_format = 'own %(m)s'\ndef post_worker_init(worker):\n    worker.append('own')\n")
+    settings = layered_user_config({"GUNICORN_CONF": str(conf)})
+    worker: list[str] = []
+    hook = settings["post_worker_init"]
+    assert callable(hook)
+    hook(worker)
+    assert served == [("image", worker)] and worker == ["own"]
+    assert settings["access_log_format"] == "own %(m)s"
+    without_hook = workers / "plain_conf.py"
+    without_hook.write_text("access_log_format = 'own %(m)s'\n")
+    settings = layered_user_config({"GUNICORN_CONF": str(without_hook), "ACCESS_LOG_FORMAT": "env %(m)s"})
+    assert settings["access_log_format"] == "env %(m)s"  # the variable over the file, as WORKER_CLASS
+    assert settings["post_worker_init"] is access_lines.serve_access_lines
+
+
+def test_a_files_hook_gunicorn_would_refuse_is_named_in_one_line(workers: Path) -> None:
+    conf = workers / "my_conf.py"
+    conf.write_text("def post_worker_init():\n    pass\n")
+    with pytest.raises(SettingError) as error:
+        layered_user_config({"GUNICORN_CONF": str(conf)})
+    assert str(error.value).startswith(f"GUNICORN_CONF={str(conf)!r}: post_worker_init=<function post_worker_init")
+    assert "TypeError: Value must have an arity of: 1" in str(error.value)
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [
@@ -364,6 +396,15 @@ def test_uvicorn_command_carries_the_shared_settings() -> None:
         assert expected in text, expected
 
 
+@pytest.mark.parametrize("reload", [False, True])
+def test_uvicorn_serves_the_app_in_the_access_layer_without_its_own_line(reload: bool) -> None:
+    make = reload_command if reload else uvicorn_command
+    settings = _settings({"PROCESS_MANAGER": "uvicorn"})
+    assert make(settings)[3:5] == [launch.ACCESS_LAYER, "--factory"]
+    assert "--no-access-log" in make(settings)
+    assert make(_settings({"PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": ""}))[3] == "main:app"
+
+
 def test_unix_socket_for_uvicorn() -> None:
     command = uvicorn_command(_settings({"PROCESS_MANAGER": "uvicorn", "BIND": "unix:/tmp/s.sock"}))
     assert "--uds /tmp/s.sock" in " ".join(command)
@@ -421,17 +462,10 @@ def test_main_hands_its_reading_to_gunicorn(launched: list[list[str]], monkeypat
     """Gunicorn's configuration file takes it (see test_gunicorn_server): the container is read
     once. The memory ceiling and the drain go to Gunicorn's application, whichever configuration
     file runs."""
-    handed: list[tuple[Settings | None, int, int]] = []
+    handed: list[dict[str, object]] = []
 
-    def serve(
-        app: AppTarget,
-        command: list[str],
-        mark_dead_workers: bool = False,
-        handed_over: Settings | None = None,
-        memory_ceiling_mb: int = 0,
-        drain_seconds: int = 0,
-    ) -> int:
-        handed.append((handed_over, memory_ceiling_mb, drain_seconds))
+    def serve(app: AppTarget, command: list[str], **options: object) -> int:
+        handed.append(options)
         raise Exec
 
     monkeypatch.setattr(sys.modules["uvicorn_gunicorn_runtime.gunicorn_server"], "serve", serve)
@@ -440,9 +474,11 @@ def test_main_hands_its_reading_to_gunicorn(launched: list[list[str]], monkeypat
     monkeypatch.setenv("DRAIN_SECONDS", "15")
     with pytest.raises(Exec):
         launch.main(["launch"])
-    [(reading, ceiling, drain_seconds)] = handed
-    assert reading is not None
-    assert (reading.app.spec, reading.workers.count, ceiling, drain_seconds) == ("probe_app:app", 3, 200, 15)
+    [options] = handed
+    reading = options["handed_over"]
+    assert isinstance(reading, Settings)
+    assert (reading.app.spec, reading.workers.count) == ("probe_app:app", 3)
+    assert (options["memory_ceiling_mb"], options["drain_seconds"]) == (200, 15)
 
 
 @pytest.mark.parametrize(("ceiling", "warns"), [("128", False), ("200", True), ("0", False)])
@@ -486,7 +522,7 @@ def test_a_factory_as_the_original_image_took_it(modules: Path, env: dict[str, s
     assert settings.app.spec == spec and settings.app.describe() == named
     assert getattr(load_app(settings.app), "__name__", None) == "app"
     assert gunicorn_command(settings)[-1] == spec
-    uvicorn = uvicorn_command(_settings({**env, "PROCESS_MANAGER": "uvicorn"}))
+    uvicorn = uvicorn_command(_settings({**env, "PROCESS_MANAGER": "uvicorn", "ACCESS_LOG": ""}))
     assert uvicorn[3:5] == ["probe_app:create_app", "--factory"]
 
 

@@ -19,6 +19,7 @@ def test_defaults() -> None:
     assert (settings.log_level, settings.log_format) == ("info", "text")
     assert (settings.access_log, settings.error_log) == ("-", "-")
     assert settings.access_log_flush_seconds == 0.5
+    assert (settings.access_log_format, settings.access_log_exclude_paths) == (None, ())
     assert settings.worker_class == "uvicorn_worker.UvicornWorker"
     assert (settings.timeout, settings.graceful_timeout, settings.keep_alive) == (120, 120, 5)
     assert settings.drain_seconds == 0
@@ -130,6 +131,14 @@ def test_summary_is_plain_data() -> None:
     assert summary["app"] == "main:app"
     assert summary["access_log"] is None
     assert summary["workers"]["count"] == 2  # type: ignore[index]
+
+
+def test_summary_has_the_access_line_settings_under_either_manager() -> None:
+    env = {"ACCESS_LOG_FORMAT": "%(h)s %(r)s %(D)s", "ACCESS_LOG_EXCLUDE_PATHS": "/health,/metrics"}
+    for manager in ("gunicorn", "uvicorn"):
+        summary = _load({**env, "PROCESS_MANAGER": manager}).summary()
+        assert summary["access_log_format"] == "%(h)s %(r)s %(D)s"
+        assert summary["access_log_exclude_paths"] == ["/health", "/metrics"]
 
 
 @pytest.mark.parametrize(

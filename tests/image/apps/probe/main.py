@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,8 @@ Message = dict[str, Any]
 LEAKED: list[bytes] = []
 
 print("probe: imported", flush=True)
+
+log = logging.getLogger("probe.app")
 
 
 async def app(
@@ -42,6 +45,19 @@ async def app(
         body = {"pid": os.getpid(), "leaked_mib": sum(map(len, LEAKED)) >> 20}
     elif path == "/env":
         body = {"value": os.environ.get(query["name"])}
+    elif path == "/log":
+        log.warning("probe: warning %s", query["mark"])
+        log.info("probe: info %s", query["mark"])
+        body = {"logged": query["mark"]}
+    elif path == "/raise":
+        raise RuntimeError("probe: raised on purpose")
+    elif path == "/bytes":
+        # The body in two parts, so that a count of the bytes sent must add them up.
+        half = int(query["n"]) // 2
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"a" * half, "more_body": True})
+        await send({"type": "http.response.body", "body": b"b" * (int(query["n"]) - half)})
+        return
     elif path == "/ready":  # says which worker each readiness check reached
         print(f"probe: ready asked of {os.getpid()}", flush=True)
         body = {"pid": os.getpid()}
