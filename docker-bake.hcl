@@ -57,7 +57,8 @@ target "_image" {
 }
 
 # A flavor: its framework on a base tag, built FROM that tag's target (a named context), so
-# one bake builds base and flavor in order and a change to the base rebuilds the flavor.
+# one bake builds base and flavor in order and a change to the base rebuilds the flavor. Its
+# framework is installed FROM the tag's python base (BASE_IMAGE), natively: see the Dockerfile.
 target "_flavor" {
   inherits   = ["_built"]
   dockerfile = "images/flavors/Dockerfile"
@@ -178,8 +179,10 @@ target "fastapi-python3_11" {
   contexts  = { base = "target:python3_11" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.11"
+    PYTHON_VERSION = "3.11"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.11")
   cache-to   = cache_to("fastapi-python3.11")
@@ -190,8 +193,10 @@ target "fastapi-python3_11-slim" {
   contexts  = { base = "target:python3_11-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.11-slim"
+    PYTHON_VERSION = "3.11"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.11-slim")
   cache-to   = cache_to("fastapi-python3.11-slim")
@@ -202,8 +207,10 @@ target "fastapi-python3_12" {
   contexts  = { base = "target:python3_12" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.12"
+    PYTHON_VERSION = "3.12"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.12")
   cache-to   = cache_to("fastapi-python3.12")
@@ -214,8 +221,10 @@ target "fastapi-python3_12-slim" {
   contexts  = { base = "target:python3_12-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.12-slim"
+    PYTHON_VERSION = "3.12"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.12-slim")
   cache-to   = cache_to("fastapi-python3.12-slim")
@@ -226,8 +235,10 @@ target "fastapi-python3_13" {
   contexts  = { base = "target:python3_13" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.13"
+    PYTHON_VERSION = "3.13"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.13")
   cache-to   = cache_to("fastapi-python3.13")
@@ -238,8 +249,10 @@ target "fastapi-python3_13-slim" {
   contexts  = { base = "target:python3_13-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.13-slim"
+    PYTHON_VERSION = "3.13"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.13-slim")
   cache-to   = cache_to("fastapi-python3.13-slim")
@@ -250,8 +263,10 @@ target "fastapi-python3_14" {
   contexts  = { base = "target:python3_14" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.14"
+    PYTHON_VERSION = "3.14"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.14")
   cache-to   = cache_to("fastapi-python3.14")
@@ -262,8 +277,10 @@ target "fastapi-python3_14-slim" {
   contexts  = { base = "target:python3_14-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.14-slim"
+    PYTHON_VERSION = "3.14"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.14-slim")
   cache-to   = cache_to("fastapi-python3.14-slim")
@@ -274,8 +291,10 @@ target "fastapi-python3_15" {
   contexts  = { base = "target:python3_15" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.15"
+    PYTHON_VERSION = "3.15"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.15")
   cache-to   = cache_to("fastapi-python3.15")
@@ -286,8 +305,10 @@ target "fastapi-python3_15-slim" {
   contexts  = { base = "target:python3_15-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "fastapi"
-    REQUIREMENTS = "fastapi==0.165.0"
+    BASE_IMAGE     = "python:3.15-slim"
+    PYTHON_VERSION = "3.15"
+    FLAVOR         = "fastapi"
+    REQUIREMENTS   = "fastapi==0.165.0"
   }
   cache-from = cache_from("fastapi-python3.15-slim")
   cache-to   = cache_to("fastapi-python3.15-slim")
@@ -298,8 +319,10 @@ target "starlette-python3_11" {
   contexts  = { base = "target:python3_11" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.11"
+    PYTHON_VERSION = "3.11"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.11")
   cache-to   = cache_to("starlette-python3.11")
@@ -310,8 +333,10 @@ target "starlette-python3_11-slim" {
   contexts  = { base = "target:python3_11-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.11-slim"
+    PYTHON_VERSION = "3.11"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.11-slim")
   cache-to   = cache_to("starlette-python3.11-slim")
@@ -322,8 +347,10 @@ target "starlette-python3_12" {
   contexts  = { base = "target:python3_12" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.12"
+    PYTHON_VERSION = "3.12"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.12")
   cache-to   = cache_to("starlette-python3.12")
@@ -334,8 +361,10 @@ target "starlette-python3_12-slim" {
   contexts  = { base = "target:python3_12-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.12-slim"
+    PYTHON_VERSION = "3.12"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.12-slim")
   cache-to   = cache_to("starlette-python3.12-slim")
@@ -346,8 +375,10 @@ target "starlette-python3_13" {
   contexts  = { base = "target:python3_13" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.13"
+    PYTHON_VERSION = "3.13"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.13")
   cache-to   = cache_to("starlette-python3.13")
@@ -358,8 +389,10 @@ target "starlette-python3_13-slim" {
   contexts  = { base = "target:python3_13-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.13-slim"
+    PYTHON_VERSION = "3.13"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.13-slim")
   cache-to   = cache_to("starlette-python3.13-slim")
@@ -370,8 +403,10 @@ target "starlette-python3_14" {
   contexts  = { base = "target:python3_14" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.14"
+    PYTHON_VERSION = "3.14"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.14")
   cache-to   = cache_to("starlette-python3.14")
@@ -382,8 +417,10 @@ target "starlette-python3_14-slim" {
   contexts  = { base = "target:python3_14-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.14-slim"
+    PYTHON_VERSION = "3.14"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.14-slim")
   cache-to   = cache_to("starlette-python3.14-slim")
@@ -394,8 +431,10 @@ target "starlette-python3_15" {
   contexts  = { base = "target:python3_15" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.15"
+    PYTHON_VERSION = "3.15"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.15")
   cache-to   = cache_to("starlette-python3.15")
@@ -406,8 +445,10 @@ target "starlette-python3_15-slim" {
   contexts  = { base = "target:python3_15-slim" }
   platforms = ["linux/amd64", "linux/arm64"]
   args = {
-    FLAVOR       = "starlette"
-    REQUIREMENTS = "starlette==1.10.0"
+    BASE_IMAGE     = "python:3.15-slim"
+    PYTHON_VERSION = "3.15"
+    FLAVOR         = "starlette"
+    REQUIREMENTS   = "starlette==1.10.0"
   }
   cache-from = cache_from("starlette-python3.15-slim")
   cache-to   = cache_to("starlette-python3.15-slim")

@@ -52,6 +52,13 @@ def build(session: nox.Session) -> None:
 
 
 @nox.session
+def lock(session: nox.Session) -> None:
+    """Lock the images' requirements (common/requirements.txt, each flavor's framework) for every
+    CPython version and platform of the matrix, with the hash of every file: needs the index."""
+    _run(session, "lock", "devtools.lock")
+
+
+@nox.session
 def unit(session: nox.Session) -> None:
     """Unit tests of bake/, devtools/ and the image's runtime (with the image's server stack,
     so that none of them is skipped); no Docker engine needed."""

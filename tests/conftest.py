@@ -272,9 +272,10 @@ def rebuild(
     args: Mapping[str, str] | None = None,
     variables: Mapping[str, str] | None = None,
     platform: str | None = None,
+    log: list[str] | None = None,
 ) -> None:
     """Builds the image's bake target again, on the base it was built on (unless `args` name
-    another), loaded as `tag`, with this session's labels."""
+    another), loaded as `tag`, with this session's labels; the plain build log into `log`."""
     target = image.spec.target
     given = dict(args or {})
     build_args = {**({} if "BASE_IMAGE" in given else built_on(image)), **given}
@@ -284,6 +285,14 @@ def rebuild(
         **{f"{target}.labels.{name}": value for name, value in session_labels().items()},
     }
     overrides[f"{target}.platform"] = platform or ",".join(image.spec.platforms)
-    docker.buildx.bake(
-        targets=[target], files=[BAKE_FILE], set=overrides, variables=dict(variables or {}), load=True, progress=False
+    lines = docker.buildx.bake(
+        targets=[target],
+        files=[BAKE_FILE],
+        set=overrides,
+        variables=dict(variables or {}),
+        load=True,
+        progress=False if log is None else "plain",
+        stream_logs=log is not None,
     )
+    if log is not None:
+        log += lines

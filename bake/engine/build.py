@@ -90,15 +90,23 @@ def plan_bases(images: Sequence[Image], mode: BaseMode) -> BasePlan:
             continue
         digest = current_digest(base.reference)
         say(f"base of {image.tag}: {base.reference} ({digest or 'digest unknown'}) -- {base.why}")
-        plan.base_overrides[f"{image.target}.args.BASE_IMAGE"] = base.reference
+        plan.base_overrides.update(_base_args(image.target, base.reference, digest))
         if digest:  # the image records the index it was built on
             plan.base_overrides[f"{image.target}.args.BASE_DIGEST"] = digest
-            if not docker.image.exists(base.reference):  # from a registry: FROM takes exactly this index
-                plan.base_overrides[f"{image.target}.args.BASE_PIN"] = digest
         plan.buildable.append(image)
         plan.bases.append(base.reference)
-    plan.buildable += [image for image in images if image.flavor and image.base_image in plan.buildable]
+    flavors = [image for image in images if image.flavor and image.base_image in plan.buildable]
+    for flavor in flavors:  # its framework stage starts FROM the python base of its tag
+        python_base = plan.bases[plan.buildable.index(flavor.base_image)]
+        plan.base_overrides.update(_base_args(flavor.target, python_base, current_digest(python_base)))
+    plan.buildable += flavors
     return plan
+
+
+def _base_args(target: str, base: str, digest: str | None) -> dict[str, str]:
+    """BASE_IMAGE, and BASE_PIN where the base comes from a registry: FROM takes exactly that index."""
+    pinned = digest is not None and not docker.image.exists(base)
+    return {f"{target}.args.BASE_IMAGE": base, **({f"{target}.args.BASE_PIN": digest} if pinned and digest else {})}
 
 
 def reproducible_args(facts: SourceFacts) -> dict[str, str]:
@@ -136,13 +144,17 @@ def targets_override(
 @contextlib.contextmanager
 def _bake_files(plan: BasePlan, settings: BuildSettings, bake_file: Path) -> Iterator[BakeInputs]:
     """`bake_file` and, merged over it, a file of the tags, platforms, labels and build
-    arguments, the context being the checkout's files dated alike (see build_context); and the
-    bake file's variables. Lists cannot go through `--set`: bake takes one tag per `--set`, and
-    python-on-whales passes one `--set` per field."""
+    arguments, the context being the files of the tree `bake_file` is in (the checkout, or the
+    bench's changed copy) dated alike (see build_context); and the bake file's variables.
+    Lists cannot go through `--set`: bake takes one tag per `--set`, and python-on-whales
+    passes one `--set` per field."""
     facts = source_facts()
     describe(facts)
     variables = {**settings.variables, "SBOM_GENERATOR": ensure_generator(plan.bases[0], facts.epoch)}
-    with tempfile.TemporaryDirectory(prefix="bake-targets-") as directory, reproducible_context() as context:
+    with (
+        tempfile.TemporaryDirectory(prefix="bake-targets-") as directory,
+        reproducible_context(bake_file.parent) as context,
+    ):
         targets_file = Path(directory) / "targets.json"
         targets_file.write_text(json.dumps(targets_override(plan.buildable, settings, facts, context), indent=2))
         yield BakeInputs([bake_file, targets_file], variables)
@@ -162,20 +174,29 @@ def _bake(plan: BasePlan, inputs: BakeInputs, overrides: Mapping[str, str] | Non
 
 
 def own_cache_keys(images: Sequence[Image], key: str) -> dict[str, str]:
-    """Overrides that put every base's layers (and so its flavors') under cache keys of their
-    own. A build without the cache under the usual keys would leave records that later cached
-    builds take for the base, while a cached flavor still sits on the layers of the earlier
-    records: a flavor and the base built beside it would no longer share their layers."""
-    return {f"{image.target}.args.PIP_REFRESH": key for image in images if not image.flavor}
+    """Overrides that put every image's pip steps, and so all its layers after them, under cache
+    keys of their own (a flavor's framework stage starts from the python base, not from its
+    tag's image, so it needs its own). A build without the cache under the usual keys would leave
+    records that later cached builds take for the base, while a cached flavor still sits on the
+    layers of the earlier records: a flavor and the base built beside it would no longer share
+    their layers."""
+    return {f"{image.target}.args.PIP_REFRESH": key for image in images}
 
 
 def bake_streaming(
-    plan: BasePlan, settings: BuildSettings, use_cache: bool = True, bake_file: Path = BAKE_FILE
+    plan: BasePlan,
+    settings: BuildSettings,
+    use_cache: bool = True,
+    bake_file: Path = BAKE_FILE,
+    cache_key: str | None = None,
 ) -> Iterator[str]:
     """Bakes the plan's images with plain progress, yielding each line of the build log.
-    The build context is the working directory, as with every bake of this file. Without the
-    cache, the bases run under cache keys of their own (see own_cache_keys)."""
-    overrides = {} if use_cache else own_cache_keys(plan.buildable, uuid.uuid4().hex)
+    The build context is the files of the tree `bake_file` is in, dated (see build_context).
+    Without the cache, the images run under cache keys of their own (see own_cache_keys):
+    `cache_key`, or a new one; a later build given the same `cache_key` reuses that build's
+    layers."""
+    key = cache_key or (None if use_cache else uuid.uuid4().hex)
+    overrides = own_cache_keys(plan.buildable, key) if key else {}
     with _bake_files(plan, settings, bake_file) as inputs:
         lines = _bake(plan, inputs, overrides, cache=use_cache, progress="plain", stream_logs=True)
         assert not isinstance(lines, dict)

@@ -63,8 +63,9 @@ def stage_context(destination: Path, epoch: int = FILE_TIME, root: Path = REPO_R
 
 
 @contextlib.contextmanager
-def reproducible_context() -> Iterator[Path]:
-    """A temporary build context: the checkout's context files, dated FILE_TIME."""
+def reproducible_context(root: Path = REPO_ROOT) -> Iterator[Path]:
+    """A temporary build context: the context files of the tree at `root` (the checkout, or a
+    copy of it such as the bench's), dated FILE_TIME."""
     with tempfile.TemporaryDirectory(prefix="bake-context-") as directory:
-        stage_context(Path(directory))
+        stage_context(Path(directory), root=root)
         yield Path(directory)

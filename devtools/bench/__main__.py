@@ -53,6 +53,12 @@ def parser() -> OptionParser:
     parser.add_argument(
         "--output", type=Path, default=DOCS, help="where the report goes (default docs/, and then README's section too)"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="a commit whose build files (images/, common/, docker-bake.hcl) the whole family is also built with, "
+        "cold and after a change to common/, beside this tree's (the build section; not with --short)",
+    )
     add_setting_options(parser)
     return parser
 
@@ -66,7 +72,7 @@ def prepare(args: argparse.Namespace, run_settings: Settings, chosen: Sequence[s
         select(matrix, [args.tag]) if args.tag else [i for i in matrix.images if i.is_default and i.variant == "slim"]
     )
     settings = BuildSettings.of(run_settings, find_ca_bundle())
-    bench = Bench(image, matrix, settings, SHORT if args.short else FULL, args.short, original)
+    bench = Bench(image, matrix, settings, SHORT if args.short else FULL, args.short, original, args.baseline)
     platforms = image.platforms if set(chosen) & set(NEEDS_EVERY_PLATFORM) else (engine_platform(),)
     built = [image, bench.flavor] if set(chosen) & set(NEEDS_FLAVOR) else [image]
     say(f"bench: building {', '.join(each.name for each in built)} for {', '.join(platforms)} (what the sections run)")

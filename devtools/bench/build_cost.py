@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -57,25 +58,60 @@ def count_layer_steps(log: Iterable[str]) -> StepCount:
 
 
 def timed_bake(
-    scenario: str, plan: BasePlan, settings: BuildSettings, use_cache: bool = True, bake_file: Path = BAKE_FILE
+    scenario: str,
+    plan: BasePlan,
+    settings: BuildSettings,
+    use_cache: bool = True,
+    bake_file: Path = BAKE_FILE,
+    cache_key: str | None = None,
 ) -> BuildCost:
     started = time.monotonic()
-    count = count_layer_steps(bake_streaming(plan, settings, use_cache, bake_file))
+    count = count_layer_steps(bake_streaming(plan, settings, use_cache, bake_file, cache_key))
     seconds = round(time.monotonic() - started, 1)
     say(f"bench: build {scenario}: {seconds} s, {count.ran} of {count.total} layer steps ran")
     return BuildCost(scenario, seconds, count.ran, count.total)
 
 
+def _change_common(tree: Path) -> None:
+    changed = tree / CHANGED_FILE
+    # A new line every run: a change seen by an earlier run would be in the cache already.
+    changed.write_text(changed.read_text() + f"# changed by nox -s bench, {uuid.uuid4()}\n")
+
+
 @contextlib.contextmanager
-def _copy_with_changed_common() -> Iterator[Path]:
+def _copy_with_changed_common(source: Path = REPO_ROOT) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="bench-context-") as directory:
         copy = Path(directory) / "repo"
-        shutil.copytree(REPO_ROOT, copy, ignore=shutil.ignore_patterns(".git", ".nox", "__pycache__", "docs"))
-        changed = copy / CHANGED_FILE
-        # A new line every run: a change seen by an earlier run would be in the cache already.
-        changed.write_text(changed.read_text() + f"# changed by nox -s bench, {uuid.uuid4()}\n")
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".git", ".nox", "__pycache__", "docs"))
+        _change_common(copy)
         with contextlib.chdir(copy):
             yield copy
+
+
+@contextlib.contextmanager
+def _tree_of(ref: str | None) -> Iterator[Path]:
+    """The working tree (None), or the build files of commit `ref` as a tree of their own."""
+    if ref is None:
+        yield REPO_ROOT
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as directory:
+        archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", ref], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", directory], input=archive.stdout, check=True)
+        yield Path(directory)
+
+
+def measure_family_cost(plan: BasePlan, settings: BuildSettings, label: str, ref: str | None = None) -> list[BuildCost]:
+    """The whole family cold (no cache, pip steps under a key of this run's own), then after a
+    change under common/ alone on top of that build; with `ref`, as commit `ref` builds it."""
+    settings = replace(settings, image_name=BENCH_IMAGE_NAME)
+    key = uuid.uuid4().hex
+    way = f"{label}, as {ref} builds it" if ref else label
+    with _tree_of(ref) as tree:
+        with contextlib.chdir(tree):
+            cold = timed_bake(f"{way}: cold (no cache)", plan, settings, False, tree / BAKE_FILE.name, key)
+        with _copy_with_changed_common(tree) as copy:
+            changed = timed_bake(f"{way}: change in common/ only", plan, settings, True, copy / BAKE_FILE.name, key)
+    return [cold, changed]
 
 
 def measure_build_cost(plan: BasePlan, settings: BuildSettings, label: str) -> list[BuildCost]:

@@ -31,6 +31,9 @@ Point = Mapping[str, Any]
 DEFAULT_SHARE_OF_BEST = 0.95
 WARM_SHARE_OF_COLD = 0.05
 SLIM_ADDED_COMPRESSED_MB = 30
+# The whole family (every tag and flavor buildable here, bases present) on a 2-core machine.
+FAMILY_COLD_MINUTES = 12
+FAMILY_COMMON_CHANGE_MINUTES = 5
 BATCHED_OVER_LINE_BY_LINE = 1.6
 BATCHED_SHARE_OF_LOG_OFF = 0.6
 DEV_NULL_SHARE_OF_LOG_OFF = 0.85
@@ -227,6 +230,21 @@ def _build_targets(results: Results) -> list[Target]:
     ]
 
 
+def _family_targets(costs: Sequence[Point]) -> list[Target]:
+    """The whole family's builds as this tree makes them (a baseline's rows say `, as REF`)."""
+    family = [cost for cost in costs if cost["scenario"].startswith("whole family") and ", as " not in cost["scenario"]]
+    found = []
+    for key, suffix, minutes in (
+        ("family_cold", "cold (no cache)", FAMILY_COLD_MINUTES),
+        ("family_common_change", "change in common/ only", FAMILY_COMMON_CHANGE_MINUTES),
+    ):
+        for cost in [cost for cost in family if cost["scenario"].endswith(suffix)]:
+            seconds = float(cost["seconds"])
+            verdict = YES if seconds <= minutes * 60 else NO
+            found.append(Target(key, f"whole family, {suffix} <= {minutes} min", verdict, f"{seconds / 60:.1f} min"))
+    return found
+
+
 def _size_target(sizes: Sequence[Point]) -> Target:
     slim = [size for size in sizes if size["tag"].endswith("-slim")]
     return Target(
@@ -253,7 +271,7 @@ def targets(results: Results) -> list[Target]:
     if "limits" in results:
         found.append(_limit_target(results["limits"]))
     if "build" in results:
-        found += _build_targets(results)
+        found += _build_targets(results) + _family_targets(results["build"])
     if "sizes" in results:
         found.append(_size_target(results["sizes"]))
     if "startup_comparison" in results:

@@ -19,7 +19,7 @@ from bake.engine.build import BuildSettings, build, plan_bases
 from bake.engine.platforms import engine_platform
 from bake.progress import say
 from devtools.bench.access_logging import log_points, measure_log_point
-from devtools.bench.build_cost import BENCH_IMAGE_NAME, OTHER_DATE, measure_build_cost, remove_bench_images, timed_bake
+from devtools.bench.build_cost import OTHER_DATE, measure_build_cost, measure_family_cost, remove_bench_images
 from devtools.bench.flavors import measure_flavor_json
 from devtools.bench.image_size import measure_added_size
 from devtools.bench.limits import LIMITS, WORKERS_PER_CORE, measure_limit
@@ -60,6 +60,7 @@ class Bench:
     mode: Mode
     short: bool
     original_sources: OriginalSources | None  # needed by the start-up comparison alone
+    baseline: str | None = None  # a commit the whole family is also built as (the build section)
 
     @property
     def reference(self) -> str:
@@ -205,11 +206,11 @@ def build_cost(bench: Bench) -> Results:
     costs = [asdict(cost) for cost in measure_build_cost(plan, settings, bench.image.tag)]
     dates = [today, OTHER_DATE]
     if not bench.short:
-        matrix_plan = plan_bases(bench.matrix.images, settings.base_mode)
-        bench_settings = BuildSettings(BENCH_IMAGE_NAME, today, settings.base_mode, settings.ca_bundle)
-        label = f"matrix ({len(matrix_plan.buildable)} tags buildable here): cold (no cache)"
-        costs.append(asdict(timed_bake(label, matrix_plan, bench_settings, use_cache=False)))
-        remove_bench_images(matrix_plan, dates)
+        family = plan_bases(bench.matrix.family, settings.base_mode)
+        label = f"whole family ({len(family.buildable)} images buildable here)"
+        for ref in (bench.baseline, None) if bench.baseline else (None,):
+            costs += [asdict(cost) for cost in measure_family_cost(family, settings, label, ref)]
+        remove_bench_images(family, dates)
     remove_bench_images(plan, dates)
     return {"build": costs}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bake.core.locks import Target, flavor_lock, stack_lock
 from bake.core.matrix import Image
 from bake.core.naming import local_reference, repository_of
 from bake.core.reference import ImageReference
@@ -20,6 +21,7 @@ from bake.release.publish import PublishError
 from bake.release.registry import platform_manifests, push_as, registry_digest
 from devtools.local_registry import local_registry
 from tests.conftest import ChildImages, ImageUnderTest, run_settings
+from tests.image.installed import installed, pins_of
 from tests.image.leftovers import session_labels
 from tests.image.server import MANAGERS, assert_app_error, run_to_exit, serve
 
@@ -67,6 +69,19 @@ def test_the_framework_is_the_pinned_version(image: ImageUnderTest, platform: st
         code = "import importlib.metadata as m, sys; print(*(m.version(n) for n in sys.argv[1:]))"
         installed = server.run("python", "-c", code, *pinned).split()
     assert dict(zip(pinned, installed, strict=True)) == pinned
+
+
+@pytest.mark.every_platform
+def test_the_installed_distributions_are_the_stack_and_framework_locks_pins(
+    image: ImageUnderTest, platform: str
+) -> None:
+    """The framework's packages, installed by the build machine's CPU, are those of its lock
+    beside the stack's, every file of each as its RECORD lists it (see installed.py)."""
+    assert image.spec.flavor is not None
+    target = Target(image.spec.python, platform)
+    found = installed(image.image_id, platform)
+    assert found.versions == pins_of(stack_lock(target).read_text(), flavor_lock(image.spec.flavor, target).read_text())
+    assert found.faults == {}
 
 
 @pytest.mark.every_platform

@@ -1,8 +1,9 @@
 """The CA bundle reaches pip during the build as a secret, and no layer or history entry keeps it.
 
-A fresh certificate (the canary) is added to the host's bundle and the image's pip step
-is run again, under a fresh cache key, on the native platform. The canary must then be found
-nowhere in the result.
+A fresh certificate (the canary) is added to the host's bundle and the image's pip steps
+are run again, under a fresh cache key, on the native platform (the native stage's download
+reads the secret; the image's own stage mounts it for a package without a wheel). The canary
+must then be found nowhere in the result.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ def test_bundle_is_in_no_layer(saved_canary: Path, canary: str) -> None:
 
 def test_bundle_is_not_in_the_history(saved_canary: Path, canary: str) -> None:
     history = "\n".join(_history(saved_canary))
-    assert "pip install" in history, "the history does not show the build steps"
+    # The image's own step with the secret mounted (pip for a package without a wheel); pip's
+    # other steps run in the native stages, whose layers and history the image does not carry.
+    assert "native_install.py sdists" in history, "the history does not show the build steps"
     assert "BEGIN CERTIFICATE" not in history
     assert _pem_body(canary).decode()[:40] not in history

@@ -18,6 +18,7 @@ from devtools.bench.report import (
     EN_DASH,
     README_BEGIN,
     README_END,
+    _family_targets,
     access_log_costs,
     render_readme_section,
     render_report,
@@ -286,3 +287,20 @@ def test_each_access_log_target_can_fail(points: dict[str, float], failed: str) 
     verdicts = _verdicts({"access_log": _access_log_points(**points)})
     assert verdicts.pop(failed) == NO
     assert set(verdicts.values()) == {YES}
+
+
+def test_the_whole_familys_builds_are_held_to_their_minutes_and_a_baseline_to_none() -> None:
+    def cost(scenario: str, seconds: float) -> dict[str, Any]:
+        return {"scenario": scenario, "seconds": seconds, "layers_built": 1, "layer_steps": 2}
+
+    costs = [
+        cost("python3.11-slim: cold (no cache)", 100),
+        cost("whole family (24 images buildable here), as 235e7ae builds it: cold (no cache)", 2300),
+        cost("whole family (24 images buildable here), as 235e7ae builds it: change in common/ only", 1600),
+        cost("whole family (24 images buildable here): cold (no cache)", 700),
+        cost("whole family (24 images buildable here): change in common/ only", 301),
+    ]
+    assert [(target.name, target.verdict, target.measured) for target in _family_targets(costs)] == [
+        ("whole family, cold (no cache) <= 12 min", YES, "11.7 min"),
+        ("whole family, change in common/ only <= 5 min", NO, "5.0 min"),
+    ]

@@ -62,7 +62,10 @@ def test_each_flavor_target_is_built_from_its_base_target() -> None:
         assert image.flavor is not None
         block = text[text.index(f'target "{image.target}" {{') :].split("\n}\n", 1)[0]
         assert f'contexts  = {{ base = "target:{image.base_image.target}" }}' in block
-        assert f'REQUIREMENTS = "{" ".join(image.flavor.requirements)}"' in block
+        assert f'REQUIREMENTS   = "{" ".join(image.flavor.requirements)}"' in block
+        # Its framework stage starts FROM the tag's python base, whose CPython it installs for.
+        assert f'BASE_IMAGE     = "{image.official_base}"' in block
+        assert f'PYTHON_VERSION = "{image.python}"' in block
     assert "FROM base\n" in FLAVOR_DOCKERFILE.read_text()
 
 

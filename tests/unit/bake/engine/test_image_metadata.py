@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
 import pytest
 
+import bake.engine.build
 from bake.core.matrix import DebianSuite, Flavor, Image
 from bake.core.settings import BaseMode
-from bake.engine.build import BuildSettings, targets_override
-from bake.engine.build_context import FILE_TIME, stage_context
+from bake.engine.build import BasePlan, BuildSettings, _bake_files, targets_override
+from bake.engine.build_context import FILE_TIME, reproducible_context, stage_context
 from bake.engine.image_metadata import (
     NO_LICENCE_STATED,
     MetadataError,
@@ -103,6 +105,27 @@ def test_the_staged_context_dates_every_file_and_folder_alike(tmp_path: Path) ->
     assert (tmp_path / "common" / "start.sh").read_bytes() == (
         Path(__file__).parents[4] / "common" / "start.sh"
     ).read_bytes()
+
+
+def test_the_context_is_the_tree_the_bake_file_is_in_not_always_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench builds a copy of the checkout with common/ changed: that copy is what is built."""
+    tree = tmp_path / "copy"
+    (tree / "common").mkdir(parents=True)
+    (tree / "common" / "start.sh").write_text("# changed\n")
+    (tree / "docker-bake.hcl").write_text("")
+    with reproducible_context(tree) as context:
+        assert (context / "common" / "start.sh").read_text() == "# changed\n"
+
+    monkeypatch.setattr(bake.engine.build, "source_facts", lambda: FACTS)
+    monkeypatch.setattr(bake.engine.build, "describe", lambda facts: None)
+    monkeypatch.setattr(bake.engine.build, "ensure_generator", lambda base, epoch: "generator")
+    settings = BuildSettings("ug", "2026-11-24", BaseMode.STANDIN, Path("/ca.pem"))
+    with _bake_files(BasePlan([IMAGE], bases=["base"]), settings, tree / "docker-bake.hcl") as inputs:
+        targets = json.loads(Path(inputs.files[1]).read_text())["target"]
+        context = Path(targets["python3_11-slim"]["context"])
+        assert (context / "common" / "start.sh").read_text() == "# changed\n"
 
 
 @pytest.mark.parametrize(
