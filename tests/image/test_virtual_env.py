@@ -4,6 +4,7 @@ manager and /start-reload.sh from their environment; the mixes that cannot run a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import textwrap
@@ -18,6 +19,7 @@ from bake.core.ca_bundle import find_ca_bundle
 from bake.core.matrix import load_matrix
 from bake.engine.platforms import engine_platform
 from bake.paths import README
+from bake.release.registry import local_platform_images
 from tests.conftest import PROBE_APP, ChildImages, ImageUnderTest
 from tests.image.server import Exited, run_to_exit, serve
 
@@ -97,7 +99,15 @@ def _tool_pin(dockerfile: str, tool: str) -> str:
     return match.group(1)
 
 
-def _locked(recipe: Recipe, dockerfile: str, context: Path, parent: str) -> None:
+def _lock_platform(parent: str, platform: str) -> str:
+    """Where the lock file is made: the engine's own platform where the image has it (a lock file
+    holds every platform's wheels), else `platform`, the one under test: an image built on a
+    native runner (publish.yml's platform jobs) holds that platform alone."""
+    native = engine_platform()
+    return native if native in local_platform_images(parent) else platform
+
+
+def _locked(recipe: Recipe, dockerfile: str, context: Path, parent: str, platform: str) -> None:
     """Writes the recipe's lock file into `context`, made in a container of the image."""
     assert recipe.lock is not None
     tool, command, lock_file = recipe.lock
@@ -106,7 +116,7 @@ def _locked(recipe: Recipe, dockerfile: str, context: Path, parent: str) -> None
     docker.buildx.build(
         context,
         file=context / "Dockerfile.lock",
-        platforms=[engine_platform()],  # a lock file holds every platform's wheels
+        platforms=[_lock_platform(parent, platform)],
         output={"type": "local", "dest": str(context)},
         secrets=[f"id=pip-ca,src={find_ca_bundle()}"],
         progress=False,
@@ -135,13 +145,13 @@ def build_recipe(
         files["requirements.txt"] = "\n".join(wanted) + "\n"
     else:
         files["pyproject.toml"] = pyproject(wanted[0])
-    return children.build_context(platform, files, prepare=lambda context: _prepare(recipe, dockerfile, context))
+    return children.build_context(platform, files, prepare=functools.partial(_prepare, recipe, dockerfile, platform))
 
 
-def _prepare(recipe: Recipe, dockerfile: str, context: Path) -> None:
+def _prepare(recipe: Recipe, dockerfile: str, platform: str, context: Path) -> None:
     if recipe.lock is not None:
         parent = dockerfile.split("\n", 1)[0].split()[1]
-        _locked(recipe, dockerfile, context, parent)
+        _locked(recipe, dockerfile, context, parent, platform)
 
 
 def _settings_line(server_logs: str) -> dict[str, object]:
