@@ -120,9 +120,13 @@ def _binary_registry(directory: Path) -> Iterator[str]:
     config = directory / "config.yml"
     # Port 0: the kernel chooses a free one as the registry binds, and its log says which.
     # Level info for that line; the access log, which info would add, stays off.
+    # Storage in memory: the filesystem driver rewrites a tag's link file in place (truncate,
+    # then write), so a HEAD of a tag while a push writes it can read it empty and answer 500
+    # "invalid checksum digest format"; a publishing test failed so on a busy machine. The
+    # in-memory driver reads and writes under one lock.
     config.write_text(
         "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {directory / 'data'}\n"
+        "storage:\n  inmemory: {}\n"
         "http:\n  addr: 127.0.0.1:0\n"
     )
     log_path = directory / "registry.log"
@@ -140,8 +144,9 @@ def _binary_registry(directory: Path) -> Iterator[str]:
 
 @contextmanager
 def local_registry(directory: Path, labels: Mapping[str, str] | None = None) -> Iterator[str]:
-    """Starts a registry on 127.0.0.1 (storage in `directory` where it is a local process);
-    yields its host:port. `labels` go on its container, where it is one."""
+    """Starts a registry on 127.0.0.1 and yields its host:port. A local process keeps its
+    configuration and log in `directory` and what is pushed in memory; a container gets
+    `labels`."""
     unavailable = _image_unavailable_reason()
     if unavailable is None:
         say(f"local registry: a {REGISTRY_IMAGE} container")
