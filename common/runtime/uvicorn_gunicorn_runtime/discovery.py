@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from uvicorn_gunicorn_runtime.environment import Environment, SettingError, invalid
 
@@ -17,8 +17,7 @@ IMAGE_GUNICORN_CONF = "/gunicorn_conf.py"
 GUNICORN_CONF_CANDIDATES = ("/app/gunicorn_conf.py", "/app/app/gunicorn_conf.py", IMAGE_GUNICORN_CONF)
 
 
-@dataclass(frozen=True)
-class AppTarget:
+class AppTarget(NamedTuple):
     module: str
     variable: str
     # The variables the target came from, for error messages: ("APP_MODULE",) or ("MODULE_NAME", "VARIABLE_NAME").

@@ -20,9 +20,8 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 # Paths below are read under this root; tests pass a directory holding a fake tree.
 HOST_ROOT = Path("/")
@@ -35,21 +34,19 @@ T = TypeVar("T")
 Number = TypeVar("Number", int, float)
 
 
-@dataclass(frozen=True)
-class CpuLimit:
+class CpuLimit(NamedTuple):
     affinity: int  # CPUs this process may be scheduled on (cpuset)
     quota: float | None  # CPU time per period, in CPUs; None without a quota
 
     @property
-    def count(self) -> int:
+    def cpus(self) -> int:
         """min(affinity, ceil(quota)), never below 1."""
         if self.quota is None:
             return self.affinity
         return max(1, min(self.affinity, math.ceil(self.quota)))
 
 
-@dataclass(frozen=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     """Where one controller's limits for this process are: the directories of its cgroup
     and of each cgroup above it that the mount shows, the process's own first."""
 
@@ -167,8 +164,7 @@ def _unescape(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), field)
 
 
-@dataclass(frozen=True)
-class _Mount:
+class _Mount(NamedTuple):
     version: int
     controllers: frozenset[str]  # for v1, from the super options; empty for v2
     root: PurePosixPath  # the cgroup that appears at the mount point

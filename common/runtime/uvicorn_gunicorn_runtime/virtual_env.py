@@ -24,8 +24,8 @@ from __future__ import annotations
 import os
 import site
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from uvicorn_gunicorn_runtime.environment import SettingError, invalid
 
@@ -43,8 +43,7 @@ IMAGE_SITE_PACKAGES = "UVICORN_GUNICORN_IMAGE_SITE_PACKAGES"
 RUNTIME_DIRECTORY = str(Path(__file__).resolve().parent.parent)
 
 
-@dataclass(frozen=True)
-class VirtualEnv:
+class VirtualEnv(NamedTuple):
     path: str
     found_by: str  # "VIRTUAL_ENV", "PATH" or "/app/.venv"
     version: str  # the Python version its pyvenv.cfg records

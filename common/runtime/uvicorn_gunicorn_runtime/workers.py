@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 from uvicorn_gunicorn_runtime.environment import Environment, decimal_times, invalid
 from uvicorn_gunicorn_runtime.limits import CpuLimit
@@ -31,9 +31,8 @@ DEFAULT_MEMORY_PER_WORKER_MB = 128
 MIB = 1 << 20
 
 
-@dataclass(frozen=True)
-class WorkerPlan:
-    count: int
+class WorkerPlan(NamedTuple):
+    count: int  # type: ignore[assignment]  # the plan's number of workers, over tuple.count, which no one calls on a plan
     rule: str  # how the count was reached, for the start-up line
     cpu_affinity: int
     cpu_quota: float | None
@@ -53,14 +52,14 @@ def plan_workers(env: Environment, cpu: CpuLimit, memory_limit: int | None) -> W
     if web_concurrency is not None:
         count, rule = web_concurrency, "WEB_CONCURRENCY"
     else:
-        count = max(decimal_times(per_core, cpu.count), 2)
-        rule = f"max(2, int(WORKERS_PER_CORE {per_core} x {cpu.count} CPUs))"
+        count = max(decimal_times(per_core, cpu.cpus), 2)
+        rule = f"max(2, int(WORKERS_PER_CORE {per_core} x {cpu.cpus} CPUs))"
         if max_workers is not None and max_workers < count:
             count, rule = max_workers, f"MAX_WORKERS {max_workers}"
         if limit_mb is not None and limit_mb // per_worker_mb < count:
             count = max(1, limit_mb // per_worker_mb)
             rule = f"memory: {limit_mb} MiB limit / MEMORY_PER_WORKER_MB {per_worker_mb}"
-    return WorkerPlan(count, rule, cpu.affinity, cpu.quota, cpu.count, limit_mb, per_worker_mb)
+    return WorkerPlan(count, rule, cpu.affinity, cpu.quota, cpu.cpus, limit_mb, per_worker_mb)
 
 
 def worker_class_path(value: str) -> str | None:

@@ -51,3 +51,16 @@ def test_the_launcher_reads_package_metadata_only_for_a_virtual_environment() ->
     )
     done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_the_launcher_defines_its_values_without_dataclasses() -> None:
+    """A frozen dataclass costs about 0.3 ms to define (its methods are generated and compiled
+    at import) and the dataclasses module 0.4 ms more: the values the launcher reads at every
+    start are NamedTuples. Measured with python3.11-slim's interpreter."""
+    script = (
+        f"import sys\nsys.path.insert(0, {str(RUNTIME)!r})\n"
+        "from uvicorn_gunicorn_runtime import launch, settings\n"
+        "print('dataclasses' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == ["False"]

@@ -362,13 +362,13 @@ def test_not_utf8_file_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_cpu_count_is_the_smaller_of_affinity_and_rounded_up_quota(
     affinity: int, quota: float | None, count: int
 ) -> None:
-    assert CpuLimit(affinity, quota).count == count
+    assert CpuLimit(affinity, quota).cpus == count
 
 
 def test_cpu_limit_combines_cpuset_and_quota(tmp_path: Path) -> None:
     root = _v2(tmp_path, {f"{V2}/cpu.max": "200000 100000"}, cgroup="/")
     assert cpu_limit(root, affinity=1) == CpuLimit(1, 2.0)
-    assert cpu_limit(root, affinity=1).count == 1
+    assert cpu_limit(root, affinity=1).cpus == 1
 
 
 def test_cpu_limit_reads_this_processes_affinity(tmp_path: Path) -> None:
