@@ -2,9 +2,11 @@
 
 A stand-in keeps the contract of the official `python:X.Y[-slim]` image: `python`,
 `python3` and `pip` on PATH, pip installing into the interpreter's own site-packages
-under /usr/local, CA certificates present. Each root filesystem is built once per
-(suite, variant, platform, recipe) and kept in a cache; the image is reused while its
-recipe label matches.
+under /usr/local, CA certificates present, and no bytecode: the official images' build
+deletes every .pyc it made, while Debian's packages ship theirs, so a stand-in's image
+leaves them out (a start costs here what it costs on the real base). Each root filesystem
+is built once per (suite, variant, platform, recipe) and kept in a cache; the image is
+reused while its recipe label matches.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +64,8 @@ CUSTOMIZE_HOOKS = (
     'rm -f "$1"/usr/lib/python{v}/EXTERNALLY-MANAGED',
     'chroot "$1" /usr/local/bin/python -m pip --version',
 )
+# What the image leaves out of the root filesystem, as the official images' build does.
+BYTECODE_SUFFIX = ".pyc"
 MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/maybe-merged-usr")
 # Bootstraps are CPU-bound (arm64 runs under QEMU): one per core, however many images ask.
 _BOOTSTRAP_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
@@ -93,10 +98,21 @@ class Recipe:
         return f"{self.suite.name}-python{self.python}-{self.variant}"
 
     @property
-    def key(self) -> str:
+    def rootfs_key(self) -> str:
+        """What the bootstrapped root filesystem depends on (and, for the cache's sake, the
+        image's Dockerfile): its cached tarball's name."""
         parts = [self.name, *self.suite.pockets, str(self.suite.expired_release_ok), *self.packages]
         parts += [*DPKG_EXCLUDES, *self.hooks, STANDIN_DOCKERFILE.read_text()]
-        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+        return _short_hash(parts)
+
+    @property
+    def key(self) -> str:
+        """What the image depends on: the root filesystem and what is left out of it."""
+        return _short_hash([self.rootfs_key, f"without *{BYTECODE_SUFFIX}"])
+
+
+def _short_hash(parts: list[str]) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
 def recipe_for(image: Image) -> Recipe:
@@ -139,10 +155,24 @@ def mmdebstrap_command(recipe: Recipe, arch: str, output: Path, mirrors: Mirrors
     return [*command, recipe.suite.name, str(output), *apt_source_lines(recipe.suite, mirrors)]
 
 
+def rootfs_tarball(recipe: Recipe, arch: str) -> Path:
+    """Where the cache keeps the root filesystem of `recipe` for `arch`, as mmdebstrap made it."""
+    return cache_dir() / "rootfs" / f"{recipe.name}-{arch}-{recipe.rootfs_key}.tar"
+
+
+def copy_without_bytecode(source: Path, target: Path) -> None:
+    """`source`, a tar archive, copied to `target` without its bytecode files; every other
+    member (its extended headers too) as it was."""
+    with tarfile.open(source) as original, tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as copy:
+        for member in original:
+            if member.name.endswith(BYTECODE_SUFFIX) and (member.isfile() or member.islnk()):
+                continue
+            copy.addfile(member, original.extractfile(member) if member.isfile() else None)
+
+
 def _build_rootfs(recipe: Recipe, arch: str, mirrors: Mirrors) -> Path:
-    directory = cache_dir() / "rootfs"
-    directory.mkdir(parents=True, exist_ok=True)
-    tarball = directory / f"{recipe.name}-{arch}-{recipe.key}.tar"
+    tarball = rootfs_tarball(recipe, arch)
+    tarball.parent.mkdir(parents=True, exist_ok=True)
     label = f"stand-in rootfs {recipe.name}/{arch}"
     if tarball.exists():
         say(f"{label}: cached at {tarball}")
@@ -183,9 +213,9 @@ def ensure_standin(image: Image, mirrors: Mirrors) -> str:
     context = cache_dir() / "context" / recipe.key
     context.mkdir(parents=True, exist_ok=True)
     for arch, tarball in tarballs.items():
-        link = context / f"rootfs-{arch}.tar"
-        link.unlink(missing_ok=True)
-        link.hardlink_to(tarball)
+        rootfs = context / f"rootfs-{arch}.tar"
+        rootfs.unlink(missing_ok=True)  # never written through: it was once a hard link to the cache's
+        copy_without_bytecode(tarball, rootfs)
     docker.buildx.build(
         context,
         file=STANDIN_DOCKERFILE,

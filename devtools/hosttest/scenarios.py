@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bake.core.matrix import load_matrix
 from bake.core.selection import select
-from bake.engine.standin import cache_dir, recipe_for
+from bake.engine.standin import recipe_for, rootfs_tarball
 from bake.errors import BakeError
 from bake.paths import REPO_ROOT
 from devtools.hosttest.machine import CONTAINER_CACHE, Say, Step, TestHost
@@ -95,8 +95,8 @@ def standin_tarballs(tag: str = TAG) -> list[Path]:
     """The host's cached stand-in root filesystems for the tag (named as bake.engine.standin names them)."""
     (image,) = select(load_matrix(), [tag])
     recipe = recipe_for(image)
-    names = [f"{recipe.name}-{platform.split('/')[1]}-{recipe.key}.tar" for platform in image.platforms]
-    return [path for path in (cache_dir() / "rootfs" / name for name in names) if path.is_file()]
+    tarballs = [rootfs_tarball(recipe, platform.split("/")[1]) for platform in image.platforms]
+    return [path for path in tarballs if path.is_file()]
 
 
 def engine_suite_stanza(suite: str = "trixie") -> str:

@@ -57,8 +57,8 @@ print(json.dumps(found))
 
 @dataclass(frozen=True)
 class Installed:
-    # Both leave out the base image's own distributions (pip ...): a stand-in's bytecode of them
-    # is older than its sources, and a base's RECORD is its own concern.
+    # Both leave out the base image's own distributions (pip ...): the image compiles none of the
+    # packaging tools (images/base_bytecode.py), and a base's RECORD is its own concern.
     versions: dict[str, str]  # normalized name -> version
     faults: dict[str, list[str]]  # of each distribution with any
 

@@ -159,7 +159,7 @@ def test_cached_standins_are_found_under_the_names_bake_gives_them(
     (tmp_path / "rootfs").mkdir()
     (image,) = select(load_matrix(BEFORE_PYTHON_3_11_EOL), ["python3.11-slim"])
     recipe = recipe_for(image)
-    amd64 = tmp_path / "rootfs" / f"{recipe.name}-amd64-{recipe.key}.tar"
+    amd64 = tmp_path / "rootfs" / f"{recipe.name}-amd64-{recipe.rootfs_key}.tar"
     amd64.write_text("")
-    (tmp_path / "rootfs" / f"{recipe.name}-arm64-{recipe.key}.partial.tar").write_text("")
+    (tmp_path / "rootfs" / f"{recipe.name}-arm64-{recipe.rootfs_key}.partial.tar").write_text("")
     assert standin_tarballs() == [amd64]
