@@ -10,14 +10,17 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from python_on_whales import docker
+from python_on_whales.exceptions import DockerException
 
 from bake.core.naming import image_references, reference_strings
 from bake.engine.build import BasePlan, BuildSettings, bake_streaming
+from bake.errors import BakeError
 from bake.paths import BAKE_FILE, REPO_ROOT
 from bake.progress import say
 
@@ -28,6 +31,12 @@ CHANGED_FILE = Path("common/start.sh")
 
 _STEP = re.compile(r"^#(\d+) \[(?:[^\]]*\s)?\d+/\d+\] (RUN|COPY|ADD|WORKDIR)\b")
 _STATUS = re.compile(r"^#(\d+) (CACHED|DONE)\b")
+# How much of a failed build's log the error shows: BuildKit's error and the step it came from.
+FAILURE_TAIL_LINES = 40
+
+
+class BuildFailed(BakeError):
+    """A measured build failed."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,12 @@ def count_layer_steps(log: Iterable[str]) -> StepCount:
     return StepCount(ran=len(steps & (done - cached)), total=len(steps))
 
 
+def _kept(lines: Iterable[str], tail: deque[str]) -> Iterator[str]:
+    for line in lines:
+        tail.append(line)
+        yield line
+
+
 def timed_bake(
     scenario: str,
     plan: BasePlan,
@@ -65,8 +80,13 @@ def timed_bake(
     bake_file: Path = BAKE_FILE,
     cache_key: str | None = None,
 ) -> BuildCost:
+    tail: deque[str] = deque(maxlen=FAILURE_TAIL_LINES)
     started = time.monotonic()
-    count = count_layer_steps(bake_streaming(plan, settings, use_cache, bake_file, cache_key))
+    try:
+        count = count_layer_steps(_kept(bake_streaming(plan, settings, use_cache, bake_file, cache_key), tail))
+    except DockerException as error:
+        lines = "\n".join(line.rstrip() for line in tail)
+        raise BuildFailed(f"build {scenario} failed (exit code {error.return_code}); its log ends:\n{lines}") from None
     seconds = round(time.monotonic() - started, 1)
     say(f"bench: build {scenario}: {seconds} s, {count.ran} of {count.total} layer steps ran")
     return BuildCost(scenario, seconds, count.ran, count.total)

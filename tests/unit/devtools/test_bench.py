@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
 import pytest
+from python_on_whales.exceptions import DockerException
 
 from bake.engine.readme import with_section
 from bake.paths import README, REPO_ROOT
+from devtools.bench import build_cost
 from devtools.bench.access_logging import LOG_OFF
-from devtools.bench.build_cost import count_layer_steps
+from devtools.bench.build_cost import BuildFailed, count_layer_steps, timed_bake
 from devtools.bench.limits import host_rule_workers
 from devtools.bench.report import (
     EN_DASH,
@@ -69,6 +72,20 @@ BUILD_LOG = """#5 [python3_11-slim linux/amd64 1/6] FROM docker.io/standin/pytho
 def test_layer_steps_that_ran_are_counted_and_cached_ones_are_not() -> None:
     count = count_layer_steps(BUILD_LOG)
     assert (count.ran, count.total) == (2, 4)  # FROM and internal steps make no layer of ours
+
+
+def test_a_failed_build_says_how_its_log_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*_: object) -> Iterator[str]:
+        yield from BUILD_LOG
+        yield "#11 ERROR: process did not complete successfully: exit code: 1"
+        raise DockerException(["docker", "buildx", "bake"], 1)
+
+    monkeypatch.setattr(build_cost, "bake_streaming", failing)
+    with pytest.raises(BuildFailed) as failure:
+        timed_bake("whole family: cold", None, None)  # type: ignore[arg-type]  # the fake takes anything
+    message = str(failure.value)
+    assert message.startswith("build whole family: cold failed (exit code 1); its log ends:\n")
+    assert message.endswith("\n#10 CACHED\n#11 ERROR: process did not complete successfully: exit code: 1")
 
 
 @pytest.mark.parametrize(("per_core", "host_cpus", "expected"), [(1, 2, 2), (1, 64, 64), (4, 2, 8), (0.25, 2, 2)])
