@@ -16,13 +16,14 @@ module rather than trusting the bytecode.
 from __future__ import annotations
 
 import compileall
-import os
 import py_compile
 import re
 import shutil
 import sys
 import sysconfig
 from pathlib import Path
+
+from native_install import date_tree  # images/native_install.py, mounted beside this file
 
 # What a server never imports: test suites, IDLE, Tk and its demos, 2to3, the bundled wheels,
 # pydoc's topics, and the packaging tools, which only image builds run.
@@ -61,9 +62,7 @@ def copy_under(stage: Path, files: list[Path], epoch: int | None) -> None:
         target = stage / path.relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    if epoch is not None:
-        for path in [stage, *stage.rglob("*")]:
-            os.utime(path, (epoch, epoch), follow_symlinks=False)
+    date_tree(stage, epoch)
 
 
 def main(argv: list[str]) -> int:

@@ -10,12 +10,14 @@ from types import ModuleType
 
 import pytest
 
+from bake.core.locks import _native_install
 from bake.paths import REPO_ROOT
 
 EPOCH = 315_532_800
 
 
 def _base_bytecode() -> ModuleType:
+    _native_install()  # the module it imports, as the build mounts it beside it
     spec = importlib.util.spec_from_file_location("base_bytecode", REPO_ROOT / "images" / "base_bytecode.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
