@@ -22,6 +22,7 @@ from bake.engine.platforms import engine_platform
 from bake.options import OptionParser
 from bake.paths import DOCS, README, REPO_ROOT
 from bake.progress import say
+from devtools.bench.disk_room import check_room, engine_root, needed_gb
 from devtools.bench.machine import describe_machine
 from devtools.bench.original import REPOSITORY, SOURCES_VARIABLE, find_sources
 from devtools.bench.report import write_readme_section, write_report
@@ -85,6 +86,7 @@ def run_benchmarks(args: argparse.Namespace, run_settings: Settings) -> dict[str
     if args.only:
         left_out = [name for name in SECTIONS if name not in chosen]
         say(f"bench: a partial run: {', '.join(chosen)}; left out: {', '.join(left_out) or 'none'}")
+    check_room(engine_root(), needed_gb(chosen, args.short))
     bench = prepare(args, run_settings, chosen)
     results: dict[str, Any] = {
         "command": " ".join(["nox -s bench", *(["--", *words] if (words := _words(args)) else [])]),
