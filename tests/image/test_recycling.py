@@ -7,7 +7,9 @@ import re
 from collections import Counter
 
 import pytest
+import requests
 
+from bake.paths import REPO_ROOT
 from tests.conftest import PROBE_APP, ChildImages
 from tests.image.load import NO_HEALTHCHECK, Load
 from tests.image.server import http_ready, serve
@@ -22,7 +24,25 @@ REQUESTS_PER_CLIENT = 500
 MARGIN = CLIENTS - 1
 TAKEN = re.compile(r"\[(\d+)\] \[INFO\] Request limit of (\d+) taken")
 RECYCLED = re.compile(r"\[(\d+)\] \[INFO\] Recycled after (\d+) requests \(limit (\d+)\)")
+SAMPLE_APP = REPO_ROOT / "common" / "app" / "main.py"
 READY = re.compile(r"^probe: ready asked of (\d+)$", re.MULTILINE)
+LIFESPAN_SHUTDOWN = re.compile(r"^lifespan app: shutdown sent to (\d+)$", re.MULTILINE)
+# The sample application, whose lifespan this one passes on, saying which worker is told to shut down.
+NOTING_LIFESPAN_APP = """\
+import os
+
+from sample import app as sample
+
+
+async def app(scope, receive, send):
+    async def receive_noted():
+        message = await receive()
+        if message["type"] == "lifespan.shutdown":
+            print(f"lifespan app: shutdown sent to {os.getpid()}", flush=True)
+        return message
+
+    await sample(scope, receive_noted if scope["type"] == "lifespan" else receive, send)
+"""
 
 
 @pytest.mark.parametrize("worker_class", ["uvicorn_worker.UvicornWorker", "uvicorn_worker.UvicornH11Worker"])
@@ -85,3 +105,20 @@ def test_without_max_requests_workers_live_on(child_images: ChildImages, platfor
     assert workers_after == workers
     assert "Request limit" not in logs
     assert "Maximum request limit" not in logs
+
+
+def test_a_recycled_worker_runs_the_applications_lifespan_shutdown(child_images: ChildImages, platform: str) -> None:
+    """A worker that has drained shuts down without Uvicorn's pause, but still through the
+    application's own shutdown."""
+    child = child_images.build(platform, {"main.py": NOTING_LIFESPAN_APP, "sample.py": SAMPLE_APP.read_text()})
+    env = {"WEB_CONCURRENCY": "1", "MAX_REQUESTS": "5", "ACCESS_LOG": ""}
+    with serve(child, platform, env=env, options=NO_HEALTHCHECK) as server:
+        with requests.Session() as session:
+            answered = [session.get(server.url(), timeout=server.deadline()) for _ in range(12)]
+        server.wait_for_log(LIFESPAN_SHUTDOWN.pattern, times=2)
+        logs = server.logs()
+    assert {answer.status_code for answer in answered} == {200}
+    recycled = {int(pid) for pid, _, _ in RECYCLED.findall(logs)}
+    assert len(recycled) >= 2, logs
+    assert recycled <= {int(pid) for pid in LIFESPAN_SHUTDOWN.findall(logs)}, logs
+    assert "Traceback" not in logs

@@ -13,8 +13,9 @@ its limit-th request it stops accepting (the other workers take new connections)
 response and every later one carry `Connection: close`; each other connection it holds open
 can bring at most one more request, which is answered and closes it. Uvicorn's own check then
 ends the main loop, and the worker drains: it waits until the clients have closed their
-connections or Uvicorn's keep-alive timeout has, at most that timeout and a second, before
-Uvicorn's own shutdown runs. SIGTERM still shuts down at once.
+connections or Uvicorn's keep-alive timeout has, at most that timeout and a second. Drained,
+it shuts down at once; Uvicorn's own shutdown, which pauses for what is still open, runs only
+when something is. SIGTERM still shuts down at once.
 
 A worker with a memory ceiling checks its size once a second, on Uvicorn's tick, the first
 time a second after its start (see worker_memory). Found above it, the worker logs one warning
@@ -179,6 +180,23 @@ class Recycler:
         else:
             logger.info("Recycled after %d requests (memory above its ceiling).", self.state.total_requests)
 
+    def drained(self) -> bool:
+        """Whether nothing is left for Uvicorn's shutdown to wait for: no connection, no request."""
+        return not (self.state.connections or self.state.tasks or self.server.should_exit)
+
+    async def shut_down_drained(self, sockets: list[socket.socket] | None) -> None:
+        """Uvicorn's shutdown with nothing left to wait for. Uvicorn's own pauses 0.1 s, however
+        little is left, for open connections to act on being told to shut down; a recycled
+        worker's replacement is forked only once it has exited, so each recycle would leave one
+        worker fewer for that long (the measured cost: docs/production.md)."""
+        logger.info("Shutting down")
+        for listening in self.server.servers:
+            listening.close()
+        for handed in sockets or []:
+            handed.close()
+        if not self.server.force_exit:
+            await self.server.lifespan.shutdown()
+
 
 def drain_before_recycling(ceiling: MemoryCeiling | None = None) -> None:
     """Makes every Uvicorn server of this process hold to its request limit, check its memory
@@ -201,6 +219,9 @@ def drain_before_recycling(ceiling: MemoryCeiling | None = None) -> None:
         recycler: Recycler | None = getattr(self, "recycler", None)
         if recycler is not None and recycler.leaving():
             await recycler.drain()
+            if recycler.drained():
+                await recycler.shut_down_drained(sockets)
+                return
         await UVICORNS_SHUTDOWN(self, sockets)
 
     async def checking_tick(self: Server, counter: int) -> bool:

@@ -242,3 +242,47 @@ def test_what_a_server_is_given_at_startup(
     if recycler is not None:
         assert server.server_state is recycler.state
         assert (recycler.ceiling is not None) == ceiling
+
+
+class Lifespan:
+    """The application's lifespan, as far as a shutdown sees it."""
+
+    def __init__(self) -> None:
+        self.shut_down = False
+
+    async def shutdown(self) -> None:
+        self.shut_down = True
+
+
+def _leaving_at_its_limit() -> Recycler:
+    recycler = _recycler(None)
+    recycler.server.lifespan = Lifespan()
+    recycler.state.taken = recycler.state.total_requests = REQUEST_LIMIT
+    return recycler
+
+
+@pytest.mark.usefixtures("uvicorns_server")
+@pytest.mark.parametrize("left", ["nothing", "a connection", "a request", "SIGTERM"])
+def test_a_drained_worker_shuts_down_without_uvicorns_pause(monkeypatch: pytest.MonkeyPatch, left: str) -> None:
+    """Uvicorn's own shutdown pauses 0.1 s for what is still open; it runs only when something is."""
+    uvicorns: list[Server] = []
+
+    async def uvicorns_shutdown(server: Server, sockets: list[socket.socket] | None = None) -> None:
+        uvicorns.append(server)
+
+    monkeypatch.setattr(recycling, "UVICORNS_SHUTDOWN", uvicorns_shutdown)
+    monkeypatch.setattr(recycling, "POLL_SECONDS", 0)
+    drain_before_recycling(None)
+    recycler = _leaving_at_its_limit()
+    recycler.server.config.timeout_keep_alive = -1  # the drain's deadline: passed at once
+    if left == "a connection":
+        recycler.state.connections.add(object())
+    elif left == "a request":
+        recycler.state.tasks.add(object())
+    elif left == "SIGTERM":
+        recycler.server.should_exit = True
+    asyncio.run(recycler.server.shutdown(sockets=[]))
+    drained = left == "nothing"
+    assert recycler.drained() == drained
+    assert uvicorns == ([] if drained else [recycler.server])
+    assert recycler.server.lifespan.shut_down == drained  # Uvicorn's shutdown runs it otherwise
